@@ -1,0 +1,68 @@
+// Package video creates telehealth meetings on a video platform. The Zoom client here
+// talks to Zoom's REST API, or to the local sandbox that speaks the same wire format.
+package video
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// MeetingRequest is what a session asks of a platform. It carries no PHI: the topic is
+// built from the opaque session id, which is also the tag used to find a meeting again
+// after a create call whose outcome is unknown.
+type MeetingRequest struct {
+	SessionID       string    `json:"sessionId"`
+	Start           time.Time `json:"start"`
+	DurationMinutes int       `json:"durationMinutes"`
+	Timezone        string    `json:"timezone,omitempty"`
+}
+
+// Security is what the platform confirmed about a meeting, read from its response.
+type Security struct {
+	EncryptionEnabled  bool `json:"encryptionEnabled"`
+	WaitingRoomEnabled bool `json:"waitingRoomEnabled"`
+	RecordingEnabled   bool `json:"recordingEnabled"`
+	PasscodeSet        bool `json:"passcodeSet"`
+}
+
+// Meeting is a created meeting. JoinURL is the patient's link exactly as the platform
+// gave it; HostURL is the provider's start link and is a credential.
+type Meeting struct {
+	ID       string   `json:"id"`
+	JoinURL  string   `json:"joinUrl"`
+	HostURL  string   `json:"hostUrl"`
+	Platform string   `json:"platform"`
+	Security Security `json:"security"`
+}
+
+// Platform is a video platform that can create meetings. CreateMeeting must not create a
+// second meeting for the same session id when it is called again after a failure.
+type Platform interface {
+	CreateMeeting(ctx context.Context, req MeetingRequest) (Meeting, error)
+}
+
+// Error is a failed platform call, classified so that callers know whether trying again
+// can help. Its message carries the operation, status and platform code, never PHI.
+type Error struct {
+	Op         string        // what was attempted, e.g. "create meeting"
+	Status     int           // HTTP status; 0 when no response arrived
+	Code       int           // the platform's own error code, when its body had one
+	Message    string        // the platform's message, when it is known to hold no PHI
+	Retryable  bool          // a later attempt may succeed (429, 5xx, transport faults)
+	RetryAfter time.Duration // how long the platform asked us to wait, when it said
+}
+
+func (e *Error) Error() string {
+	s := "video platform: " + e.Op
+	if e.Status != 0 {
+		s += ": status " + strconv.Itoa(e.Status)
+	}
+	if e.Code != 0 {
+		s += " code " + strconv.Itoa(e.Code)
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
