@@ -16,6 +16,12 @@ type MeetingRequest struct {
 	Start           time.Time `json:"start"`
 	DurationMinutes int       `json:"durationMinutes"`
 	Timezone        string    `json:"timezone,omitempty"`
+
+	// MayExist says that an earlier attempt for this session may have created the
+	// meeting already (its outcome was unknown). The platform then looks for a meeting
+	// tagged with the session id and returns it instead of creating a second one.
+	// Callers set it on every attempt after the first.
+	MayExist bool `json:"mayExist,omitempty"`
 }
 
 // Security is what the platform confirmed about a meeting, read from its response.
@@ -51,8 +57,10 @@ type Error struct {
 	Message    string        // the platform's message, when it is known to hold no PHI
 	Retryable  bool          // a later attempt may succeed (429, 5xx, transport faults)
 	RetryAfter time.Duration // how long the platform asked us to wait, when it said
+	Err        error         // the transport fault behind a Status 0 error, if any
 }
 
+// Error describes the failure by operation, status and platform code.
 func (e *Error) Error() string {
 	s := "video platform: " + e.Op
 	if e.Status != 0 {
@@ -66,3 +74,8 @@ func (e *Error) Error() string {
 	}
 	return s
 }
+
+// Unwrap returns the transport fault, so that callers can test for
+// context.DeadlineExceeded and the like. Its text is left out of Error because
+// net/http puts the request URL in it.
+func (e *Error) Unwrap() error { return e.Err }

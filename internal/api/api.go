@@ -1,0 +1,301 @@
+// Package api is the HTTP API that booking systems call: it authenticates and validates
+// a session request, starts the session's workflow and returns its links.
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/telehealth/sessions/internal/session"
+	"github.com/telehealth/sessions/workflows"
+)
+
+// MaxBodyBytes is the largest request body the API reads.
+const MaxBodyBytes = 64 << 10
+
+// Config is what the API needs of the service's configuration.
+type Config struct {
+	APIKeys         []string // empty: no authentication
+	TrustedProxies  []string
+	CreateWait      time.Duration
+	DefaultDuration int
+	Policy          workflows.Policy
+}
+
+// Server serves the API.
+type Server struct {
+	cfg      Config
+	sessions Sessions
+	logger   *slog.Logger
+	keys     [][sha256.Size]byte
+	now      func() time.Time
+}
+
+// New returns the API's handler.
+func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, error) {
+	s := &Server{cfg: cfg, sessions: sessions, logger: logger, now: time.Now}
+	for _, k := range cfg.APIKeys {
+		s.keys = append(s.keys, sha256.Sum256([]byte(strings.TrimSpace(k))))
+	}
+
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
+	r.GET("/healthz", s.health)
+
+	authed := r.Group("/", s.authenticate)
+	authed.POST("/webhook/telehealth-session", s.createSession)
+	authed.GET("/sessions/:id", s.getSession)
+	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found") })
+	return r, nil
+}
+
+// createSession is POST /webhook/telehealth-session.
+func (s *Server) createSession(c *gin.Context) {
+	began := s.now()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.fail(c, http.StatusRequestEntityTooLarge, "Request body exceeds 64 KiB")
+		return
+	}
+	if err != nil {
+		s.fail(c, http.StatusBadRequest, "Request body could not be read")
+		return
+	}
+	booking, err := session.Parse(body, session.Limits{
+		Now:             began,
+		DefaultDuration: s.cfg.DefaultDuration,
+		PastTolerance:   s.cfg.Policy.PastTolerance,
+	})
+	var invalid *session.ValidationError
+	if errors.As(err, &invalid) {
+		c.JSON(http.StatusBadRequest, gin.H{
+			"success":           false,
+			"error":             invalid.Error(),
+			"validation_errors": invalid.Problems,
+			"timestamp":         stamp(s.now()),
+		})
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	if booking.TraceID == "" {
+		booking.TraceID = headerTraceID(c.Request.Header)
+	}
+
+	links, err := s.sessions.Create(c.Request.Context(), workflows.SessionInput{
+		Booking:  booking,
+		ClientIP: c.ClientIP(),
+		Policy:   s.cfg.Policy,
+	}, s.cfg.CreateWait)
+
+	var pending *PendingError
+	switch {
+	case err == nil:
+		s.created(c, began, links)
+	case errors.As(err, &pending):
+		s.accepted(c, began, pending.SessionID, booking.TraceID)
+	case errors.Is(err, ErrConflict):
+		s.fail(c, http.StatusConflict, "This booking already has a session with a "+
+			"different time or duration. Rescheduling is a separate operation.")
+	case errors.Is(err, ErrInvalid):
+		s.fail(c, http.StatusBadRequest, "The session request was rejected as invalid.")
+	case errors.Is(err, ErrMeetingFailed):
+		s.logger.WarnContext(c, "meeting creation failed", "error", err)
+		s.fail(c, http.StatusInternalServerError,
+			"Failed to create video meeting. Please check API credentials.")
+	default:
+		s.internal(c, err)
+	}
+}
+
+func (s *Server) created(c *gin.Context, began time.Time, l workflows.Links) {
+	elapsed := s.now().Sub(began).Milliseconds()
+	s.timingHeaders(c, elapsed, l.TraceID)
+	c.JSON(http.StatusOK, gin.H{
+		"success": true,
+		"message": "Telehealth session created successfully",
+		"data": gin.H{
+			"session_id":       l.SessionID,
+			"meeting_url":      l.MeetingURL,
+			"provider_url":     l.ProviderURL,
+			"scheduled_start":  l.ScheduledStart.UTC().Format(time.RFC3339),
+			"duration_minutes": l.DurationMinutes,
+			"security": gin.H{
+				"encryption_enabled":   l.Security.EncryptionEnabled,
+				"waiting_room_enabled": l.Security.WaitingRoomEnabled,
+			},
+			"trace_id": l.TraceID,
+		},
+		"metadata": s.metadata(began, elapsed),
+	})
+}
+
+func (s *Server) accepted(c *gin.Context, began time.Time, sessionID, traceID string) {
+	if traceID == "" {
+		traceID = sessionID
+	}
+	elapsed := s.now().Sub(began).Milliseconds()
+	s.timingHeaders(c, elapsed, traceID)
+	c.Header("Location", "/sessions/"+sessionID)
+	c.JSON(http.StatusAccepted, gin.H{
+		"success": true,
+		"message": "Session accepted; the video meeting is still being created. " +
+			"Follow it at GET /sessions/" + sessionID + ".",
+		"data": gin.H{
+			"session_id": sessionID,
+			"status_url": "/sessions/" + sessionID,
+			"trace_id":   traceID,
+		},
+		"metadata": s.metadata(began, elapsed),
+	})
+}
+
+// getSession is GET /sessions/:id.
+func (s *Server) getSession(c *gin.Context) {
+	state, err := s.sessions.Get(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, ErrNotFound) {
+		s.fail(c, http.StatusNotFound, "Session not found")
+		return
+	}
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"success": true, "data": state})
+}
+
+// health is GET /healthz: it checks the Temporal connection.
+func (s *Server) health(c *gin.Context) {
+	if err := s.sessions.Healthy(c.Request.Context()); err != nil {
+		s.logger.WarnContext(c, "health check failed", "error", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// authenticate accepts a key in x-api-key or as a bearer token, compared in constant
+// time against every configured key, so that clients can rotate keys without downtime.
+func (s *Server) authenticate(c *gin.Context) {
+	if len(s.keys) == 0 {
+		return
+	}
+	key := c.GetHeader("X-Api-Key")
+	if key == "" {
+		scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			key = strings.TrimSpace(token)
+		}
+	}
+	sum := sha256.Sum256([]byte(key))
+	ok := 0
+	for _, k := range s.keys {
+		ok |= subtle.ConstantTimeCompare(sum[:], k[:])
+	}
+	if key == "" || ok != 1 {
+		c.Header("WWW-Authenticate", "Bearer")
+		s.fail(c, http.StatusUnauthorized, "Unauthorized: Invalid or missing API key")
+		c.Abort()
+	}
+}
+
+// logRequests logs each request by its route template, never its query string or body.
+func (s *Server) logRequests(c *gin.Context) {
+	began := time.Now()
+	id := c.GetHeader("X-Request-Id")
+	if id == "" || len(id) > 64 {
+		id = uuid.NewString()
+	}
+	c.Header("X-Request-Id", id)
+	c.Next()
+
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	s.logger.Log(c, level, "request served",
+		"request_id", id,
+		"method", c.Request.Method,
+		"route", route,
+		"status", c.Writer.Status(),
+		"duration_ms", time.Since(began).Milliseconds(),
+	)
+}
+
+func (s *Server) recovered(c *gin.Context, _ any) {
+	s.logger.ErrorContext(c, "handler panicked", "route", c.FullPath())
+	s.fail(c, http.StatusInternalServerError, "Internal error")
+}
+
+func (s *Server) internal(c *gin.Context, err error) {
+	s.logger.ErrorContext(c, "request failed", "route", c.FullPath(), "error", err)
+	s.fail(c, http.StatusInternalServerError, "Internal error")
+}
+
+// fail writes the spec's error body.
+func (s *Server) fail(c *gin.Context, status int, msg string) {
+	c.JSON(status, gin.H{"success": false, "error": msg, "timestamp": stamp(s.now())})
+}
+
+func (s *Server) timingHeaders(c *gin.Context, elapsedMS int64, traceID string) {
+	c.Header("X-Workflow-Version", workflows.Version)
+	c.Header("X-Execution-Time-Ms", strconv.FormatInt(elapsedMS, 10))
+	c.Header("X-Trace-Id", traceID)
+}
+
+func (s *Server) metadata(began time.Time, elapsedMS int64) gin.H {
+	return gin.H{
+		"execution_time_ms": elapsedMS,
+		"performance":       performance(elapsedMS),
+		"workflow_version":  workflows.Version,
+		"timestamp":         stamp(began),
+	}
+}
+
+// performance is the spec's category of a request's execution time.
+func performance(ms int64) string {
+	switch {
+	case ms < 1000:
+		return "fast"
+	case ms < 2000:
+		return "normal"
+	default:
+		return "slow"
+	}
+}
+
+// headerTraceID takes a caller's trace id from X-Trace-Id, or from a W3C traceparent.
+func headerTraceID(h http.Header) string {
+	if id, ok := session.NormalizeTraceID(h.Get("X-Trace-Id")); ok {
+		return id
+	}
+	if id, ok := session.TraceIDFromTraceparent(h.Get("Traceparent")); ok {
+		return id
+	}
+	return ""
+}
+
+func stamp(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}

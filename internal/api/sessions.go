@@ -1,0 +1,177 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/telehealth/sessions/workflows"
+)
+
+// Sessions is what the HTTP API needs of the workflow engine.
+type Sessions interface {
+	// Create starts the booking's session, or joins the one that exists, and waits up to
+	// wait for its links.
+	Create(ctx context.Context, in workflows.SessionInput, wait time.Duration) (workflows.Links, error)
+	// Get returns a session's current state.
+	Get(ctx context.Context, sessionID string) (workflows.State, error)
+	// Healthy reports whether the engine answers.
+	Healthy(ctx context.Context) error
+}
+
+// Outcomes of Create and Get that are not failures of the service.
+var (
+	ErrConflict      = errors.New("booking exists with other terms")
+	ErrMeetingFailed = errors.New("video meeting could not be created")
+	ErrInvalid       = errors.New("booking rejected by the workflow")
+	ErrNotFound      = errors.New("session not found")
+)
+
+// PendingError is returned by Create when the meeting does not exist yet after the wait
+// (the platform is still being retried). The session goes on.
+type PendingError struct{ SessionID string }
+
+func (e *PendingError) Error() string { return "session " + e.SessionID + " is still being created" }
+
+// Temporal implements Sessions on a Temporal client.
+type Temporal struct {
+	Client    client.Client
+	TaskQueue string
+}
+
+// Create sends the CreateSession update with start: one round trip starts the workflow
+// (or finds the booking's running one) and waits for the meeting.
+func (t *Temporal) Create(
+	ctx context.Context,
+	in workflows.SessionInput,
+	wait time.Duration,
+) (workflows.Links, error) {
+	id := workflows.WorkflowID(in.Booking.BookingID)
+	terms := termsOf(in)
+	start := t.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                t.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// A booking whose session failed may be posted again; one that completed may not.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+	}, workflows.SessionLifecycle, in)
+
+	h, err := t.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   workflows.CreateSessionUpdate,
+			Args:         []any{terms},
+			WaitForStage: client.WorkflowUpdateStageAccepted,
+		},
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return t.fromClosed(ctx, id, terms)
+	}
+	if err != nil {
+		return workflows.Links{}, updateError(err)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var links workflows.Links
+	err = h.Get(wctx, &links)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		state, qerr := t.query(ctx, id)
+		if qerr != nil {
+			return workflows.Links{}, qerr
+		}
+		return workflows.Links{}, &PendingError{SessionID: state.SessionID}
+	}
+	if err != nil {
+		return workflows.Links{}, updateError(err)
+	}
+	return links, nil
+}
+
+// fromClosed answers a booking whose session has already completed: the same terms get
+// the same links, other terms a conflict.
+func (t *Temporal) fromClosed(
+	ctx context.Context,
+	id string,
+	terms workflows.BookingTerms,
+) (workflows.Links, error) {
+	state, err := t.query(ctx, id)
+	if err != nil {
+		return workflows.Links{}, err
+	}
+	if terms.Conflicts(state.Terms()) {
+		return workflows.Links{}, ErrConflict
+	}
+	return state.Links(), nil
+}
+
+var sessionIDPattern = regexp.MustCompile(`^SESSION-[0-9]{13}-[0-9a-z]{6}$`)
+
+// Get finds a session by its id through the SessionId search attribute and queries it.
+func (t *Temporal) Get(ctx context.Context, sessionID string) (workflows.State, error) {
+	// The pattern also keeps the visibility query below free of injection.
+	if !sessionIDPattern.MatchString(sessionID) {
+		return workflows.State{}, ErrNotFound
+	}
+	resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("%s = '%s'", workflows.SessionIDAttr.GetName(), sessionID),
+	})
+	if err != nil {
+		return workflows.State{}, fmt.Errorf("list sessions: %w", err)
+	}
+	if len(resp.Executions) == 0 {
+		return workflows.State{}, ErrNotFound
+	}
+	return t.query(ctx, resp.Executions[0].Execution.WorkflowId)
+}
+
+// Healthy checks the Temporal connection.
+func (t *Temporal) Healthy(ctx context.Context) error {
+	_, err := t.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err
+}
+
+func (t *Temporal) query(ctx context.Context, workflowID string) (workflows.State, error) {
+	v, err := t.Client.QueryWorkflow(ctx, workflowID, "", workflows.SessionQuery)
+	if err != nil {
+		return workflows.State{}, fmt.Errorf("query session: %w", err)
+	}
+	var state workflows.State
+	if err := v.Get(&state); err != nil {
+		return workflows.State{}, fmt.Errorf("decode session: %w", err)
+	}
+	return state, nil
+}
+
+func termsOf(in workflows.SessionInput) workflows.BookingTerms {
+	terms := workflows.BookingTerms{DurationMinutes: in.Booking.DurationMinutes}
+	if !in.Booking.StartDefaulted {
+		terms.ScheduledStart = in.Booking.ScheduledStart
+	}
+	return terms
+}
+
+// updateError maps the workflow's typed failures onto the API's outcomes.
+func updateError(err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		switch app.Type() {
+		case workflows.ErrTypeBookingConflict:
+			return ErrConflict
+		case workflows.ErrTypeMeetingFailed:
+			return fmt.Errorf("%w: %s", ErrMeetingFailed, app.Message())
+		case workflows.ErrTypeInvalidBooking:
+			return fmt.Errorf("%w: %s", ErrInvalid, app.Message())
+		}
+	}
+	return fmt.Errorf("create session: %w", err)
+}

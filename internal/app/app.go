@@ -1,0 +1,76 @@
+// Package app wires the service's parts from its configuration: the activities with
+// their video platform and sinks, the Temporal worker, and the API's settings. Both
+// mains and the integration tests build the service through it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/telehealth/sessions/activities"
+	"github.com/telehealth/sessions/internal/api"
+	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/sink"
+	"github.com/telehealth/sessions/internal/video"
+	"github.com/telehealth/sessions/internal/video/sandbox"
+	"github.com/telehealth/sessions/workflows"
+)
+
+// NewWorker returns a worker for the session workflow and its activities.
+func NewWorker(c client.Client, taskQueue string, acts *activities.Activities) worker.Worker {
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.SessionLifecycle)
+	w.RegisterActivity(acts)
+	return w
+}
+
+// APIConfig is the API's share of the configuration.
+func APIConfig(cfg config.Config) api.Config {
+	var keys []string
+	if cfg.APIKeyEnabled {
+		keys = cfg.APIKeys
+	}
+	return api.Config{
+		APIKeys:         keys,
+		TrustedProxies:  cfg.TrustedProxies,
+		CreateWait:      cfg.CreateWait,
+		DefaultDuration: cfg.DefaultDuration,
+		Policy: workflows.Policy{
+			BufferMinutes:   cfg.BufferMinutes,
+			FollowUpDelay:   cfg.FollowUpDelay,
+			SessionFeeCents: cfg.SessionFeeCents,
+			PastTolerance:   5 * time.Minute,
+		},
+	}
+}
+
+// NewActivities builds the activities: the configured video platform (starting the
+// local sandbox when it is the platform) and the local sinks under the data folder.
+// The returned func releases what was started.
+func NewActivities(
+	ctx context.Context,
+	cfg config.Config,
+	logger *slog.Logger,
+) (*activities.Activities, func(), error) {
+	platform, stop, err := newPlatform(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	outbox := sink.NewOutbox(cfg.Path("outbox.jsonl"))
+	return &activities.Activities{
+		Video:    platform,
+		Log:      sink.NewSessionLog(cfg.Path("sessions.csv")),
+		Mail:     outbox,
+		SMS:      outbox,
+		Staff:    outbox,
+		Triggers: outbox,
+		Clinic:   activities.Clinic{Name: cfg.ClinicName, Phone: cfg.ClinicPhone},
+	}, stop, nil
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the whole service locally: the Temporal dev server (file database, Web UI), the
+# worker (with the local Zoom sandbox) and the HTTP API. Ctrl-C stops all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${TEMPORAL:?set TEMPORAL to the temporal CLI (make run does)}"
+export DATA_DIR="${DATA_DIR:-$PWD/.data}"
+export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
+mkdir -p "$DATA_DIR" bin
+
+pids=()
+stop() {
+	trap - INT TERM EXIT
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+healthy() { "$TEMPORAL" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; }
+
+if healthy; then
+	echo "using the Temporal server already at $TEMPORAL_ADDRESS"
+else
+	"$TEMPORAL" server start-dev \
+		--ip 127.0.0.1 --port "${TEMPORAL_ADDRESS##*:}" --ui-port 8233 \
+		--db-filename "$DATA_DIR/temporal.db" \
+		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+		--log-level warn >"$DATA_DIR/temporal.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 150); do
+		healthy && break
+		kill -0 "${pids[0]}" 2>/dev/null || { tail -5 "$DATA_DIR/temporal.log"; exit 1; }
+		sleep 0.2
+	done
+	healthy || { echo "Temporal did not become healthy"; exit 1; }
+fi
+
+go build -o bin/ ./worker ./starter
+bin/worker &
+pids+=($!)
+bin/starter &
+pids+=($!)
+
+cat <<MSG
+
+  Temporal Web UI   http://127.0.0.1:8233
+  API               http://127.0.0.1:${PORT:-8080}/webhook/telehealth-session
+  Session log       $DATA_DIR/sessions.csv
+  Outbox            $DATA_DIR/outbox.jsonl
+  Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}"

@@ -1,0 +1,63 @@
+// Command worker runs the SessionLifecycle workflow and its activities.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // patients' time zones, on machines without a zone database
+
+	"github.com/telehealth/sessions/internal/app"
+	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/logging"
+	"github.com/telehealth/sessions/internal/temporalx"
+	"github.com/telehealth/sessions/workflows"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	level, _ := config.ParseLevel(cfg.LogLevel)
+	logger := logging.New(os.Stdout, level).With("service", "worker")
+	logger.Info("config loaded", "config", cfg)
+
+	tc, err := temporalx.Dial(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := temporalx.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace,
+		workflows.SearchAttributes); err != nil {
+		return err
+	}
+
+	acts, closeActs, err := app.NewActivities(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeActs()
+
+	w := app.NewWorker(tc, cfg.TaskQueue, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker started", "task_queue", cfg.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	logger.Info("worker stopped")
+	return nil
+}
