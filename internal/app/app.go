@@ -74,3 +74,57 @@ func NewActivities(
 		Clinic:   activities.Clinic{Name: cfg.ClinicName, Phone: cfg.ClinicPhone},
 	}, stop, nil
 }
+
+// Sandbox credentials: the sandbox runs inside the worker, so these never leave it.
+const (
+	sandboxAccount = "sandbox-account"
+	sandboxClient  = "sandbox-client"
+	sandboxSecret  = "sandbox-secret"
+	sandboxHost    = "host@sandbox.local"
+)
+
+// newPlatform returns the configured video platform. For the sandbox without an API URL
+// of its own, it serves the sandbox on SANDBOX_ADDR and points the Zoom client there,
+// so the default run exercises the real Zoom client code.
+func newPlatform(
+	ctx context.Context,
+	cfg config.Config,
+	logger *slog.Logger,
+) (video.Platform, func(), error) {
+	zc := video.ZoomConfig{
+		APIURL:       cfg.VideoAPIURL,
+		OAuthURL:     cfg.ZoomOAuthURL,
+		AccountID:    cfg.ZoomAccountID,
+		ClientID:     cfg.ZoomClientID,
+		ClientSecret: cfg.ZoomClientSecret,
+		UserID:       cfg.ZoomUserID,
+		HTTPClient:   &http.Client{Timeout: cfg.VideoCallTimeout},
+		Logger:       logger,
+	}
+	if cfg.VideoPlatform == config.PlatformZoom || cfg.VideoAPIURL != "" {
+		return video.NewZoom(zc), func() {}, nil
+	}
+
+	sb, err := sandbox.New(sandbox.Options{
+		AccountID:    sandboxAccount,
+		ClientID:     sandboxClient,
+		ClientSecret: sandboxSecret,
+		StatePath:    cfg.Path("sandbox-meetings.json"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.SandboxAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	logger.Info("video sandbox listening", "addr", ln.Addr().String())
+
+	zc.APIURL, zc.OAuthURL = base+"/v2", base+"/oauth/token"
+	zc.AccountID, zc.ClientID, zc.ClientSecret = sandboxAccount, sandboxClient, sandboxSecret
+	zc.UserID = sandboxHost
+	return video.NewZoom(zc), func() { _ = srv.Close() }, nil
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -158,15 +157,15 @@ func (z *Zoom) meetingsPath() string {
 	return "/users/" + url.PathEscape(z.cfg.UserID) + "/meetings"
 }
 
-// call sends one API request with a bearer token and decodes the answer into out. A
-// token that Zoom rejects (401, code 124: expired, revoked or malformed, Zoom does not
-// say which) is replaced once and the request sent again.
+// call sends one API request with a bearer token and decodes the answer into out; every
+// failure is an *Error. A token that Zoom rejects (401, code 124: expired, revoked or
+// malformed, Zoom does not say which) is replaced once and the request sent again.
 func (z *Zoom) call(ctx context.Context, op, method, path string, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("%s: encode request: %w", op, err)
+			return &Error{Op: op, Message: "encode request", Err: err}
 		}
 	}
 	rejected := ""
@@ -201,7 +200,7 @@ func (z *Zoom) call(ctx context.Context, op, method, path string, in, out any) e
 // within tokenMargin of expiry, or when it is the token Zoom has just rejected.
 func (z *Zoom) accessToken(ctx context.Context, rejected string) (string, error) {
 	select {
-	default:
+	case z.tokenLock <- struct{}{}:
 	case <-ctx.Done():
 		return "", &Error{Op: "get token", Message: "gave up waiting for token",
 			Retryable: true, Err: ctx.Err()}
@@ -213,7 +212,10 @@ func (z *Zoom) accessToken(ctx context.Context, rejected string) (string, error)
 	}
 	z.token = ""
 	issued := z.cfg.Now()
-	form := url.Values{"grant_type": {"account_credentials"}, "account_id": {z.cfg.AccountID}}
+	form := url.Values{
+		"grant_type": {"account_credentials"},
+		"account_id": {z.cfg.AccountID},
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, z.cfg.OAuthURL,
 		strings.NewReader(form.Encode()))
 	if err != nil {

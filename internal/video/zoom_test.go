@@ -120,7 +120,8 @@ func TestCreateMeeting(t *testing.T) {
 	if err := json.Unmarshal(creates[0].reqBody, &sent); err != nil {
 		t.Fatal(err)
 	}
-	if pw, _ := sent["password"].(string); !regexp.MustCompile(`^[A-Za-z0-9]{10}$`).MatchString(pw) {
+	pw, _ := sent["password"].(string)
+	if !regexp.MustCompile(`^[A-Za-z0-9]{10}$`).MatchString(pw) {
 		t.Errorf("password %q: want 10 characters from [A-Za-z0-9]", pw)
 	}
 	delete(sent, "password")
@@ -222,7 +223,8 @@ func TestTokenSingleFlight(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			if _, err := z.CreateMeeting(context.Background(), request(fmt.Sprint("s-", i))); err != nil {
+			_, err := z.CreateMeeting(context.Background(), request(fmt.Sprint("s-", i)))
+			if err != nil {
 				t.Error(err)
 			}
 		})
@@ -255,7 +257,8 @@ func TestRejectedTokenIsReplacedOnce(t *testing.T) {
 	rejected := sandbox.Fault{Status: 401, Code: 124, Message: "Invalid access token."}
 	sb.InjectNext(sandbox.CreateMeeting, 2, rejected)
 	_, err := z.CreateMeeting(ctx, request("s-3"))
-	want := Error{Op: "create meeting", Status: 401, Code: 124, Message: "Invalid access token."}
+	want := Error{Op: "create meeting", Status: 401, Code: 124,
+		Message: "Invalid access token."}
 	if e, ok := errors.AsType[*Error](err); !ok || *e != want {
 		t.Errorf("error = %#v, want %#v", err, want)
 	}

@@ -112,7 +112,9 @@ func New(opts Options) (*Server, error) {
 }
 
 // ServeHTTP serves Zoom's API, its OAuth endpoint and the meeting links.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
 
 // InjectNext makes the next n calls to e misbehave as f says.
 func (s *Server) InjectNext(e Endpoint, n int, f Fault) {
@@ -470,7 +472,8 @@ func (s *Server) listMeetings(w http.ResponseWriter, r *http.Request) {
 
 // listFilter picks the meetings a list type covers. The sandbox has no live meetings.
 func listFilter(typ string, now time.Time) (func(meeting) bool, bool) {
-	startsAfterNow := func(m meeting) bool { return m.StartTime > now.UTC().Format(zoomTime) }
+	cutoff := now.UTC().Format(zoomTime) // the format sorts as text
+	startsAfterNow := func(m meeting) bool { return m.StartTime > cutoff }
 	switch typ {
 	case "scheduled":
 		return func(meeting) bool { return true }, true

@@ -34,7 +34,8 @@ func start(t *testing.T, opts Options) (*Server, *httptest.Server) {
 }
 
 // call sends a request and decodes a JSON answer, if there is one.
-func call(t *testing.T, method, url, token string, body any) (int, http.Header, map[string]any) {
+func call(t *testing.T, method, url, token string, body any) (
+	int, http.Header, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -105,7 +106,8 @@ func meetingBody(topic string, start time.Time) map[string]any {
 	}
 }
 
-func create(t *testing.T, srv *httptest.Server, tok string, body map[string]any) map[string]any {
+func create(t *testing.T, srv *httptest.Server, tok string, body map[string]any,
+) map[string]any {
 	t.Helper()
 	status, _, out := call(t, http.MethodPost, srv.URL+"/v2/users/host@x.example/meetings",
 		tok, body)
@@ -225,12 +227,14 @@ func TestCreateGetDelete(t *testing.T) {
 		t.Errorf("start_url %q", s)
 	}
 	settings, _ := created["settings"].(map[string]any)
-	if settings["auto_recording"] != "cloud" || settings["encryption_type"] != "enhanced_encryption" {
+	if settings["auto_recording"] != "cloud" ||
+		settings["encryption_type"] != "enhanced_encryption" {
 		t.Errorf("settings %v: want what was asked over Zoom's defaults", settings)
 	}
 
 	status, _, got := call(t, http.MethodGet, srv.URL+"/v2/meetings/"+id, tok, nil)
-	if status != 200 || got["join_url"] != created["join_url"] || got["topic"] != created["topic"] {
+	if status != 200 || got["join_url"] != created["join_url"] ||
+		got["topic"] != created["topic"] {
 		t.Errorf("get: status %d, %v", status, got)
 	}
 	if got["start_url"] == created["start_url"] {
@@ -250,7 +254,8 @@ func TestCreateGetDelete(t *testing.T) {
 		}
 	}
 
-	if status, _, _ := call(t, http.MethodDelete, srv.URL+"/v2/meetings/"+id, tok, nil); status != 204 {
+	status, _, _ = call(t, http.MethodDelete, srv.URL+"/v2/meetings/"+id, tok, nil)
+	if status != 204 {
 		t.Errorf("delete: status %d, want 204", status)
 	}
 	gone := "Meeting does not exist: " + id + "."
@@ -284,7 +289,8 @@ func TestSecurityOptionEnforced(t *testing.T) {
 	for _, tc := range tests {
 		body := meetingBody("t", time.Now().Add(time.Hour))
 		body["password"] = tc.password
-		body["settings"] = map[string]any{"waiting_room": false, "meeting_authentication": false}
+		body["settings"] = map[string]any{
+			"waiting_room": false, "meeting_authentication": false}
 		out := create(t, srv, tok, body)
 		if got := out["settings"].(map[string]any)["waiting_room"]; got != tc.waitingRoom {
 			t.Errorf("%s: waiting_room %v, want %v", tc.name, got, tc.waitingRoom)
@@ -381,8 +387,10 @@ func TestStatePersists(t *testing.T) {
 		t.Fatalf("after restart meetings %s, want %s", b, a)
 	}
 	id := fmt.Sprintf("%.0f", created["id"])
-	status, _, got := call(t, http.MethodGet, srv2.URL+"/v2/meetings/"+id, token(t, srv2), nil)
-	if status != 200 || got["join_url"] != created["join_url"] || got["password"] != created["password"] {
+	status, _, got := call(t, http.MethodGet, srv2.URL+"/v2/meetings/"+id,
+		token(t, srv2), nil)
+	if status != 200 || got["join_url"] != created["join_url"] ||
+		got["password"] != created["password"] {
 		t.Errorf("get after restart: status %d, %v", status, got)
 	}
 }

@@ -1,0 +1,282 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/telehealth/sessions/internal/api"
+	"github.com/telehealth/sessions/internal/app"
+	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/temporalx"
+	"github.com/telehealth/sessions/internal/video/sandbox"
+	"github.com/telehealth/sessions/workflows"
+)
+
+// temporalClient talks to the dev server that TestMain starts.
+var temporalClient client.Client
+
+// TestMain starts a real Temporal dev server from the pinned CLI (make test passes its
+// path in TEMPORAL_CLI), on free ports, in memory. Without the CLI the integration
+// tests are skipped locally, and fail in CI.
+func TestMain(m *testing.M) {
+	path := os.Getenv("TEMPORAL_CLI")
+	if path == "" {
+		if os.Getenv("CI") != "" {
+			fmt.Fprintln(os.Stderr, "TEMPORAL_CLI is not set: run the tests with make test")
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "skipping integration tests: TEMPORAL_CLI is not set")
+		os.Exit(0)
+	}
+	ctx := context.Background()
+	quiet := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  path,
+		LogLevel:      "error",
+		ClientOptions: &client.Options{Logger: quiet},
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start dev server:", err)
+		os.Exit(1)
+	}
+	temporalClient = srv.Client()
+	err = temporalx.EnsureSearchAttributes(ctx, temporalClient, "default",
+		workflows.SearchAttributes)
+	code := 1
+	if err == nil {
+		code = m.Run()
+	} else {
+		fmt.Fprintln(os.Stderr, "search attributes:", err)
+	}
+	_ = srv.Stop()
+	os.Exit(code)
+}
+
+// stack is the service as make run wires it, against a sandbox that the test controls.
+type stack struct {
+	api     *httptest.Server
+	sandbox *sandbox.Server
+	cfg     config.Config
+}
+
+func startStack(t *testing.T, vars map[string]string) *stack {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{
+		AccountID: "acct", ClientID: "client", ClientSecret: "secret",
+	})
+	require.NoError(t, err)
+	platform := httptest.NewServer(sb)
+	t.Cleanup(platform.Close)
+
+	env := map[string]string{
+		"DATA_DIR":               t.TempDir(),
+		"TASK_QUEUE":             "sessions-" + strings.ReplaceAll(t.Name(), "/", "-"),
+		"VIDEO_PLATFORM":         "zoom",
+		"VIDEO_PLATFORM_API_URL": platform.URL + "/v2",
+		"ZOOM_OAUTH_URL":         platform.URL + "/oauth/token",
+		"ZOOM_ACCOUNT_ID":        "acct",
+		"ZOOM_CLIENT_ID":         "client",
+		"ZOOM_CLIENT_SECRET":     "secret",
+		"ZOOM_USER_ID":           "dr@clinic.example",
+		"VIDEO_PLATFORM_TIMEOUT": "2s",
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	cfg, err := config.FromMap(env)
+	require.NoError(t, err)
+
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	acts, stop, err := app.NewActivities(t.Context(), cfg, logger)
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	w := app.NewWorker(temporalClient, cfg.TaskQueue, acts)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	h, err := api.New(app.APIConfig(cfg),
+		&api.Temporal{Client: temporalClient, TaskQueue: cfg.TaskQueue}, logger)
+	require.NoError(t, err)
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return &stack{api: s, sandbox: sb, cfg: cfg}
+}
+
+func (s *stack) post(t *testing.T, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(s.api.URL+"/webhook/telehealth-session", "application/json",
+		strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var m map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+	return resp.StatusCode, m
+}
+
+func (s *stack) get(t *testing.T, path string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(s.api.URL + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var m map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+	return resp.StatusCode, m
+}
+
+func booking(id string, start time.Time, minutes int) string {
+	return fmt.Sprintf(`{"booking_id":%q,"patient_email":"sarah.johnson@example.com",
+		"patient_name":"Sarah Johnson","patient_phone":"+1 555 123 4567",
+		"scheduled_time":%q,"duration_minutes":%d}`,
+		id, start.UTC().Format(time.RFC3339), minutes)
+}
+
+func TestBookingEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	start := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	id := uniqueID("E2E")
+
+	code, first := s.post(t, booking(id, start, 45))
+	require.Equal(t, http.StatusOK, code, first)
+	data := first["data"].(map[string]any)
+	sessionID := data["session_id"].(string)
+	assert.Regexp(t, `^SESSION-\d{13}-[0-9a-z]{6}$`, sessionID)
+	assert.Contains(t, data["meeting_url"], "/j/")
+	assert.Contains(t, data["meeting_url"], "?pwd=")
+	assert.NotContains(t, data["meeting_url"], "role=", "the patient link is the platform's")
+	assert.Contains(t, data["provider_url"], "/s/")
+	assert.Equal(t, map[string]any{"encryption_enabled": true, "waiting_room_enabled": true},
+		data["security"])
+
+	// The same request again: the same session, no second meeting.
+	code, again := s.post(t, booking(id, start, 45))
+	require.Equal(t, http.StatusOK, code, again)
+	assert.Equal(t, sessionID, again["data"].(map[string]any)["session_id"])
+	assert.Equal(t, data["meeting_url"], again["data"].(map[string]any)["meeting_url"])
+	assert.Len(t, s.sandbox.MeetingIDs(), 1)
+
+	// Other terms for the same booking: a conflict, and still one meeting.
+	code, conflict := s.post(t, booking(id, start.Add(time.Hour), 45))
+	assert.Equal(t, http.StatusConflict, code, conflict)
+	assert.Len(t, s.sandbox.MeetingIDs(), 1)
+
+	// The session is readable by its id (visibility is eventually consistent).
+	var state map[string]any
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, body := s.get(t, "/sessions/"+sessionID)
+		if assert.Equal(c, http.StatusOK, code) {
+			state = body["data"].(map[string]any)
+		}
+	}, 10*time.Second, 100*time.Millisecond)
+	assert.Equal(t, "SCHEDULED", state["status"])
+
+	// The workflow waits, on a durable timer, for the session's end.
+	wfID := workflows.WorkflowID(id)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.True(c, hasTimer(t, wfID), "timer started")
+	}, 10*time.Second, 100*time.Millisecond)
+
+	// The side effects reached the local sinks, masked.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		out := readFile(t, s.cfg.Path("outbox.jsonl"))
+		for _, ch := range []string{`"channel":"email"`, `"channel":"sms"`, `"channel":"staff"`} {
+			assert.Contains(c, out, ch)
+		}
+		assert.Contains(c, readFile(t, s.cfg.Path("sessions.csv")), sessionID)
+	}, 10*time.Second, 100*time.Millisecond)
+	_, zak, _ := strings.Cut(data["provider_url"].(string), "zak=")
+	require.NotEmpty(t, zak)
+	for _, f := range []string{"outbox.jsonl", "sessions.csv"} {
+		body := readFile(t, s.cfg.Path(f))
+		assert.NotContains(t, body, "sarah.johnson@example.com", f)
+		assert.NotContains(t, body, "Sarah Johnson", f)
+		assert.NotContains(t, body, zak, "the host's token stays out of %s", f)
+	}
+}
+
+func TestPlatformRejectionIsA500AndAFailedWorkflow(t *testing.T) {
+	s := startStack(t, nil)
+	s.sandbox.InjectNext(sandbox.CreateMeeting, 1, sandbox.Fault{Status: 400, Code: 300})
+
+	id := uniqueID("REJECT")
+	code, body := s.post(t, booking(id, time.Now().Add(time.Hour), 30))
+
+	assert.Equal(t, http.StatusInternalServerError, code)
+	assert.Equal(t, "Failed to create video meeting. Please check API credentials.",
+		body["error"])
+	assert.Empty(t, s.sandbox.MeetingIDs(), "no meeting, and no fake link")
+	// The workflow fails once staff are told and the session log shows it.
+	run := temporalClient.GetWorkflow(t.Context(), workflows.WorkflowID(id), "")
+	assert.ErrorContains(t, run.Get(t.Context(), nil), "status 400")
+	assert.Contains(t, readFile(t, s.cfg.Path("sessions.csv")), ",FAILED")
+	assert.Contains(t, readFile(t, s.cfg.Path("outbox.jsonl")), "Telehealth session failed")
+}
+
+func TestSlowPlatformAnswers202ThenTheSessionCompletes(t *testing.T) {
+	s := startStack(t, map[string]string{"SESSION_CREATE_WAIT": "300ms"})
+	s.sandbox.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{Status: 503})
+
+	code, body := s.post(t, booking(uniqueID("SLOW"), time.Now().Add(time.Hour), 30))
+
+	require.Equal(t, http.StatusAccepted, code, body)
+	sessionID := body["data"].(map[string]any)["session_id"].(string)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, body := s.get(t, "/sessions/"+sessionID)
+		if assert.Equal(c, http.StatusOK, code) {
+			assert.Equal(c, "SCHEDULED", body["data"].(map[string]any)["status"])
+		}
+	}, 15*time.Second, 200*time.Millisecond)
+	assert.Len(t, s.sandbox.MeetingIDs(), 1)
+}
+
+func hasTimer(t *testing.T, workflowID string) bool {
+	iter := temporalClient.GetWorkflowHistory(t.Context(), workflowID, "", false,
+		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		require.NoError(t, err)
+		if e.EventType == enumspb.EVENT_TYPE_TIMER_STARTED {
+			return true
+		}
+	}
+	return false
+}
+
+func readFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return ""
+	}
+	require.NoError(t, err)
+	return string(b)
+}
+
+// testWriter sends the stack's logs to the test's log, shown when a test fails.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// uniqueID returns a booking id that no other run of the test has used.
+func uniqueID(prefix string) string {
+	return fmt.Sprintf("BOOK-%s-%d", prefix, time.Now().UnixNano())
+}
