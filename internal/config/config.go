@@ -187,7 +187,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("zoom_client_secret", secret(c.ZoomClientSecret)),
 		slog.Int("default_duration", c.DefaultDuration),
 		slog.Int("buffer_minutes", c.BufferMinutes),
-		slog.Duration("follow_up_delay", c.FollowUpDelay),
+		slog.String("follow_up_delay", c.FollowUpDelay.String()),
 		slog.String("data_dir", c.DataDir),
 	)
 }
