@@ -15,9 +15,6 @@ import (
 
 	"github.com/telehealth/sessions/internal/api"
 	"github.com/telehealth/sessions/internal/app"
-	"github.com/telehealth/sessions/internal/config"
-	"github.com/telehealth/sessions/internal/logging"
-	"github.com/telehealth/sessions/internal/temporalx"
 )
 
 func main() {
@@ -30,15 +27,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	level, _ := config.ParseLevel(cfg.LogLevel)
-	logger := logging.New(os.Stdout, level).With("service", "api")
-	logger.Info("config loaded", "config", cfg)
-
-	tc, err := temporalx.Dial(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	cfg, logger, tc, err := app.Start("api")
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,6 @@ import (
 	_ "time/tzdata" // patients' time zones, on machines without a zone database
 
 	"github.com/telehealth/sessions/internal/app"
-	"github.com/telehealth/sessions/internal/config"
-	"github.com/telehealth/sessions/internal/logging"
 	"github.com/telehealth/sessions/internal/temporalx"
 	"github.com/telehealth/sessions/workflows"
 )
@@ -26,15 +24,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	level, _ := config.ParseLevel(cfg.LogLevel)
-	logger := logging.New(os.Stdout, level).With("service", "worker")
-	logger.Info("config loaded", "config", cfg)
-
-	tc, err := temporalx.Dial(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	cfg, logger, tc, err := app.Start("worker")
 	if err != nil {
 		return err
 	}

@@ -272,3 +272,75 @@ func TestHealth(t *testing.T) {
 		assert.Equal(t, code, w.Code)
 	}
 }
+
+// TestEachValidationRule sends one bad field at a time: each is a 400 that names the
+// field, and nothing is started.
+func TestEachValidationRule(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	gap := nextGap(ny).Format("2006-01-02T15:04:05")
+	cases := map[string]struct{ field, json string }{
+		"booking_id missing":     {"booking_id", `"booking_id": null`},
+		"booking_id blank":       {"booking_id", `"booking_id": "   "`},
+		"booking_id too long":    {"booking_id", fmt.Sprintf(`"booking_id": %q`, strings.Repeat("b", 101))},
+		"booking_id unprintable": {"booking_id", `"booking_id": "B\u0007"`},
+		"booking_id a number":    {"booking_id", `"booking_id": 12345`},
+		"email missing":          {"patient_email", `"patient_email": ""`},
+		"email without dot":      {"patient_email", `"patient_email": "a@b"`},
+		"email with inner space": {"patient_email", `"patient_email": "a b@c.de"`},
+		"email with nbsp inside": {"patient_email", `"patient_email": "a\u00a0b@c.de"`},
+		"time without offset":    {"scheduled_time", `"scheduled_time": "2030-01-01T10:00:00"`},
+		"time not ISO":           {"scheduled_time", `"scheduled_time": "11/10/2030 2:00 PM"`},
+		"time in the past":       {"scheduled_time", `"scheduled_time": "2020-01-01T10:00:00Z"`},
+		"time over a year ahead": {"scheduled_time", `"scheduled_time": "2099-01-01T10:00:00Z"`},
+		"time in a DST gap":      {"scheduled_time", fmt.Sprintf(`"scheduled_time": %q, "timezone": "America/New_York"`, gap)},
+		"unknown timezone":       {"timezone", `"timezone": "Mars/Olympus"`},
+		"duration too short":     {"duration_minutes", `"duration_minutes": 10`},
+		"duration too long":      {"duration_minutes", `"duration_minutes": 121`},
+		"duration a fraction":    {"duration_minutes", `"duration_minutes": 45.5`},
+		"duration negative":      {"duration_minutes", `"duration_minutes": -30`},
+		"duration text":          {"duration_minutes", `"duration_minutes": "forty"`},
+		"patient name too long":  {"patient_name", fmt.Sprintf(`"patient_name": %q`, strings.Repeat("n", 101))},
+		"provider name too long": {"provider_name", fmt.Sprintf(`"provider_name": %q`, strings.Repeat("n", 101))},
+		"phone not E.164":        {"patient_phone", `"patient_phone": "555-1234"`},
+		"provider email invalid": {"provider_email", `"provider_email": "dr@clinic"`},
+		"notes too long":         {"provider_notes", fmt.Sprintf(`"provider_notes": %q`, strings.Repeat("n", 2001))},
+		"phone an object":        {"patient_phone", `"patient_phone": {"n": 1}`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeSessions{links: links}
+			h, _ := server(t, f)
+			body := "{" + c.json
+			if !strings.Contains(c.json, `"booking_id"`) {
+				body += `, "booking_id": "BOOK-1"`
+			}
+			if !strings.Contains(c.json, `"patient_email"`) {
+				body += `, "patient_email": "p@example.com"`
+			}
+			body += "}"
+			w := post(h, body)
+			require.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
+			problems := fmt.Sprint(decode(t, w)["validation_errors"])
+			assert.Contains(t, problems, c.field)
+			assert.Empty(t, f.got)
+		})
+	}
+}
+
+// nextGap returns a wall-clock time that does not exist in loc: inside the next
+// spring-forward gap within a year.
+func nextGap(loc *time.Location) time.Time {
+	t := time.Now().In(loc).Truncate(time.Hour)
+	for i := 0; i < 24*366; i++ {
+		t = t.Add(time.Hour)
+		_, off1 := t.Zone()
+		_, off2 := t.Add(time.Hour).Zone()
+		if off2 > off1 {
+			// The hour after t's wall clock is skipped.
+			w := t.Add(time.Hour)
+			return time.Date(w.Year(), w.Month(), w.Day(), w.Hour()-1, 30, 0, 0, time.UTC)
+		}
+	}
+	panic("no DST gap within a year")
+}

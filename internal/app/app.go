@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -17,7 +18,9 @@ import (
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/api"
 	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/logging"
 	"github.com/telehealth/sessions/internal/sink"
+	"github.com/telehealth/sessions/internal/temporalx"
 	"github.com/telehealth/sessions/internal/video"
 	"github.com/telehealth/sessions/internal/video/sandbox"
 	"github.com/telehealth/sessions/workflows"
@@ -127,4 +130,22 @@ func newPlatform(
 	zc.AccountID, zc.ClientID, zc.ClientSecret = sandboxAccount, sandboxClient, sandboxSecret
 	zc.UserID = sandboxHost
 	return video.NewZoom(zc), func() { _ = srv.Close() }, nil
+}
+
+// Start is the start-up both commands share: it loads the configuration, builds the
+// logger for the named service and dials Temporal.
+func Start(service string) (config.Config, *slog.Logger, client.Client, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return config.Config{}, nil, nil, err
+	}
+	level, _ := config.ParseLevel(cfg.LogLevel) // checked by Load
+	logger := logging.New(os.Stdout, level).With("service", service)
+	logger.Info("config loaded", "config", cfg)
+
+	tc, err := temporalx.Dial(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	if err != nil {
+		return config.Config{}, nil, nil, err
+	}
+	return cfg, logger, tc, nil
 }
