@@ -77,6 +77,8 @@ type lifecycle struct {
 	// settled is set once the meeting exists or the session has failed for good; the
 	// CreateSession update waits for it.
 	settled bool
+	// pending counts the side effects under way.
+	pending int
 }
 
 func (l *lifecycle) setup(ctx workflow.Context) error {
@@ -179,7 +181,7 @@ func (l *lifecycle) run(ctx workflow.Context) error {
 			AmountCents:     l.in.Policy.SessionFeeCents,
 			Description:     "Telehealth session on " + b.ScheduledStart.Format(time.DateOnly),
 			DurationMinutes: b.DurationMinutes,
-		}).Get(ctx, nil)
+		})
 
 	if err := workflow.Sleep(ctx, l.in.Policy.FollowUpDelay); err != nil {
 		return err
@@ -191,10 +193,11 @@ func (l *lifecycle) run(ctx workflow.Context) error {
 			PatientEmail: b.PatientEmail,
 			VisitDate:    b.ScheduledStart,
 			ProviderName: b.ProviderName,
-		}).Get(ctx, nil)
+		})
 
 	l.setStatus(ctx, StatusCompleted)
-	return l.record(ctx).Get(ctx, nil)
+	l.record(ctx)
+	return l.settle(ctx)
 }
 
 func (l *lifecycle) createMeeting(ctx workflow.Context) (video.Meeting, error) {
@@ -237,21 +240,22 @@ func (l *lifecycle) fanOut(ctx workflow.Context) {
 	} else {
 		d.PatientSMS.Status = DeliverySkipped
 	}
-	l.deliver(ctx, &d.StaffNotice, messageOptions, a.NotifyStaff, l.notice("Telehealth session created", ""))
+	l.deliver(ctx, &d.StaffNotice, messageOptions, a.NotifyStaff,
+		l.notice("Telehealth session created", ""))
 }
 
-// deliver runs one side effect in the background and records its outcome in d. The
-// returned future settles with it; callers that need not wait ignore it.
+// deliver runs one side effect in the background and records its outcome in d.
 func (l *lifecycle) deliver(
 	ctx workflow.Context,
 	d *Delivery,
 	opts workflow.ActivityOptions,
 	activity, arg any,
-) workflow.Future {
+) {
 	d.Status = DeliveryPending
 	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, arg)
-	done, settle := workflow.NewFuture(ctx)
+	l.pending++
 	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { l.pending-- }()
 		err := f.Get(ctx, nil)
 		now := workflow.Now(ctx)
 		d.At = &now
@@ -261,16 +265,20 @@ func (l *lifecycle) deliver(
 		} else {
 			d.Status, d.Error = DeliverySent, ""
 		}
-		settle.Set(nil, err)
 	})
-	return done
+}
+
+// settle waits for every side effect still under way: a closed workflow would abandon
+// them.
+func (l *lifecycle) settle(ctx workflow.Context) error {
+	return workflow.Await(ctx, func() bool { return l.pending == 0 })
 }
 
 // record writes the session-log record for the current status.
-func (l *lifecycle) record(ctx workflow.Context) workflow.Future {
+func (l *lifecycle) record(ctx workflow.Context) {
 	b := l.in.Booking
 	s := l.state
-	return l.deliver(ctx, &l.state.Deliveries.SessionLog, recordOptions, a.RecordSession,
+	l.deliver(ctx, &l.state.Deliveries.SessionLog, recordOptions, a.RecordSession,
 		activities.LogRow{
 			Timestamp:          workflow.Now(ctx),
 			SessionID:          s.SessionID,
@@ -313,11 +321,10 @@ func (l *lifecycle) fail(ctx workflow.Context, cause error) error {
 
 	// The workflow is about to fail: these run on a context that its end cannot cancel.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	staff := l.deliver(dctx, &l.state.Deliveries.StaffNotice, messageOptions, a.NotifyStaff,
+	l.deliver(dctx, &l.state.Deliveries.StaffNotice, messageOptions, a.NotifyStaff,
 		l.notice("Telehealth session failed", l.state.Failure))
-	logged := l.record(dctx)
-	_ = staff.Get(dctx, nil)
-	_ = logged.Get(dctx, nil)
+	l.record(dctx)
+	_ = l.settle(dctx)
 	return cause
 }
 

@@ -84,7 +84,9 @@ func (t *Temporal) Create(
 	defer cancel()
 	var links workflows.Links
 	err = h.Get(wctx, &links)
-	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+	var waited *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	if errors.As(err, &waited) && ctx.Err() == nil {
+		// Our wait ran out, not the caller's: the session goes on without us.
 		state, qerr := t.query(ctx, id)
 		if qerr != nil {
 			return workflows.Links{}, qerr

@@ -87,8 +87,10 @@ func startStack(t *testing.T, vars map[string]string) *stack {
 	t.Cleanup(platform.Close)
 
 	env := map[string]string{
-		"DATA_DIR":               t.TempDir(),
-		"TASK_QUEUE":             "sessions-" + strings.ReplaceAll(t.Name(), "/", "-"),
+		"DATA_DIR": t.TempDir(),
+		// A queue per run: a session left running by an earlier run must not reach
+		// this run's sandbox.
+		"TASK_QUEUE":             uniqueID("queue"),
 		"VIDEO_PLATFORM":         "zoom",
 		"VIDEO_PLATFORM_API_URL": platform.URL + "/v2",
 		"ZOOM_OAUTH_URL":         platform.URL + "/oauth/token",
