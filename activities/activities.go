@@ -79,7 +79,10 @@ type CreateMeetingInput struct {
 // CreateMeeting creates the session's meeting. An attempt after a failed one first
 // looks for a meeting that the failed attempt may have created, so that a booking never
 // gets two meetings.
-func (a *Activities) CreateMeeting(ctx context.Context, in CreateMeetingInput) (video.Meeting, error) {
+func (a *Activities) CreateMeeting(
+	ctx context.Context,
+	in CreateMeetingInput,
+) (video.Meeting, error) {
 	m, err := a.Video.CreateMeeting(ctx, video.MeetingRequest{
 		SessionID:       in.SessionID,
 		Start:           in.Start,

@@ -57,6 +57,9 @@ func (a *Activities) SendInviteEmail(ctx context.Context, in Invite) error {
 		for _, l := range lines {
 			fmt.Fprintf(&b, "- %s\n", l)
 		}
+		if in.Security.WaitingRoomEnabled {
+			b.WriteString("You will wait in a waiting room until your provider admits you.\n")
+		}
 	}
 	fmt.Fprintf(&b, "\nSession reference: %s\n", in.SessionID)
 	b.WriteString("\nPlease join 5 minutes early.")
@@ -127,7 +130,7 @@ func securityLines(s video.Security) []string {
 		out = append(out, "encrypted")
 	}
 	if s.WaitingRoomEnabled {
-		out = append(out, "waiting room (the provider admits you)")
+		out = append(out, "waiting room")
 	}
 	if s.PasscodeSet {
 		out = append(out, "passcode protected")

@@ -95,6 +95,9 @@ type BookingTerms struct {
 	// ScheduledStart is zero when the request left the time to the default.
 	ScheduledStart  time.Time `json:"scheduledStart"`
 	DurationMinutes int       `json:"durationMinutes"`
+	// Fingerprint is the booking's session.Booking.Fingerprint: the patient, the
+	// provider and the rest of what was asked for.
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Links is what the CreateSession update returns: the session and its role-separated
@@ -143,6 +146,7 @@ type Deliveries struct {
 type State struct {
 	SessionID       string         `json:"sessionId"`
 	BookingID       string         `json:"bookingId"`
+	Fingerprint     string         `json:"bookingFingerprint"`
 	Status          Status         `json:"status"`
 	TraceID         string         `json:"traceId,omitempty"`
 	ScheduledStart  time.Time      `json:"scheduledStart"`
@@ -160,7 +164,11 @@ type State struct {
 
 // Terms returns the terms the session was booked with.
 func (s State) Terms() BookingTerms {
-	return BookingTerms{ScheduledStart: s.ScheduledStart, DurationMinutes: s.DurationMinutes}
+	return BookingTerms{
+		ScheduledStart:  s.ScheduledStart,
+		DurationMinutes: s.DurationMinutes,
+		Fingerprint:     s.Fingerprint,
+	}
 }
 
 // Links returns the session's links; they are empty until the meeting exists.
@@ -179,7 +187,7 @@ func (s State) Links() Links {
 // Conflicts reports whether a request's terms differ from the session's. A zero start
 // in the request means "the default", which matches any start.
 func (t BookingTerms) Conflicts(with BookingTerms) bool {
-	if t.DurationMinutes != with.DurationMinutes {
+	if t.DurationMinutes != with.DurationMinutes || t.Fingerprint != with.Fingerprint {
 		return true
 	}
 	return !t.ScheduledStart.IsZero() && !t.ScheduledStart.Equal(with.ScheduledStart)

@@ -79,14 +79,21 @@ type lifecycle struct {
 	settled bool
 	// pending counts the side effects under way.
 	pending int
+	// failure is the error the session failed with, for the CreateSession update.
+	failure error
 }
+
+// clockSkew is how much later than the API's clock a worker's may run: the workflow
+// checks the scheduled start again, and must not refuse what the API just accepted.
+const clockSkew = time.Minute
 
 func (l *lifecycle) setup(ctx workflow.Context) error {
 	b := l.in.Booking
 	info := workflow.GetInfo(ctx)
 	l.state = State{
-		SessionID:       sessionID(info.WorkflowStartTime, info.WorkflowExecution.RunID),
+		SessionID:       sessionID(info.WorkflowStartTime, info.FirstRunID),
 		BookingID:       b.BookingID,
+		Fingerprint:     b.Fingerprint(),
 		Status:          StatusCreating,
 		TraceID:         b.TraceID,
 		ScheduledStart:  b.ScheduledStart,
@@ -102,7 +109,8 @@ func (l *lifecycle) setup(ctx workflow.Context) error {
 	if b.TraceID == "" {
 		l.state.TraceID = l.state.SessionID
 	}
-	l.logger = log.With(workflow.GetLogger(ctx), "session_id", l.state.SessionID)
+	l.logger = log.With(workflow.GetLogger(ctx),
+		"session_id", l.state.SessionID, "trace_id", l.state.TraceID)
 
 	if err := workflow.SetQueryHandler(ctx, SessionQuery, func() (State, error) {
 		return l.state, nil
@@ -136,26 +144,23 @@ func (l *lifecycle) createSession(ctx workflow.Context, _ BookingTerms) (Links, 
 	if err := workflow.Await(ctx, func() bool { return l.settled }); err != nil {
 		return Links{}, err
 	}
-	if l.state.Status == StatusFailed {
-		return Links{}, temporal.NewNonRetryableApplicationError(
-			l.state.Failure, ErrTypeMeetingFailed, nil)
+	if l.failure != nil {
+		return Links{}, l.failure
 	}
 	return l.state.Links(), nil
 }
 
 func (l *lifecycle) run(ctx workflow.Context) error {
 	b := l.in.Booking
-	if err := b.Validate(session.Limits{
-		Now:           workflow.GetInfo(ctx).WorkflowStartTime,
-		PastTolerance: l.in.Policy.PastTolerance,
-	}); err != nil {
+	if problems := l.validate(ctx); problems != "" {
 		return l.fail(ctx, temporal.NewNonRetryableApplicationError(
-			err.Error(), ErrTypeInvalidBooking, nil))
+			problems, ErrTypeInvalidBooking, nil))
 	}
 
 	meeting, err := l.createMeeting(ctx)
 	if err != nil {
-		return l.fail(ctx, err)
+		return l.fail(ctx, temporal.NewNonRetryableApplicationError(
+			failureText(err), ErrTypeMeetingFailed, err))
 	}
 	l.state.MeetingID = meeting.ID
 	l.state.Platform = meeting.Platform
@@ -173,7 +178,8 @@ func (l *lifecycle) run(ctx workflow.Context) error {
 		return err
 	}
 	l.setStatus(ctx, StatusEnded)
-	l.deliver(ctx, &l.state.Deliveries.Billing, recordOptions, a.TriggerBilling,
+	d := &l.state.Deliveries
+	l.deliver(ctx, "billing trigger", &d.Billing, recordOptions, a.TriggerBilling,
 		activities.BillingRequest{
 			SessionID:       l.state.SessionID,
 			BookingID:       b.BookingID,
@@ -186,7 +192,7 @@ func (l *lifecycle) run(ctx workflow.Context) error {
 	if err := workflow.Sleep(ctx, l.in.Policy.FollowUpDelay); err != nil {
 		return err
 	}
-	l.deliver(ctx, &l.state.Deliveries.FollowUp, recordOptions, a.TriggerFollowUp,
+	l.deliver(ctx, "follow-up trigger", &d.FollowUp, recordOptions, a.TriggerFollowUp,
 		activities.FollowUpRequest{
 			SessionID:    l.state.SessionID,
 			BookingID:    b.BookingID,
@@ -198,6 +204,27 @@ func (l *lifecycle) run(ctx workflow.Context) error {
 	l.setStatus(ctx, StatusCompleted)
 	l.record(ctx)
 	return l.settle(ctx)
+}
+
+// validate checks the booking again (defence in depth) and returns its problems, or "".
+// The check reads the time-zone database, which may change between a run and its
+// replay, so its outcome is recorded in history as a side effect.
+func (l *lifecycle) validate(ctx workflow.Context) string {
+	lim := session.Limits{
+		Now:           workflow.GetInfo(ctx).WorkflowStartTime,
+		PastTolerance: l.in.Policy.PastTolerance + clockSkew,
+	}
+	var problems string
+	v := workflow.SideEffect(ctx, func(workflow.Context) any {
+		if err := l.in.Booking.Validate(lim); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	if err := v.Get(&problems); err != nil {
+		return "booking check unreadable"
+	}
+	return problems
 }
 
 func (l *lifecycle) createMeeting(ctx workflow.Context) (video.Meeting, error) {
@@ -234,19 +261,25 @@ func (l *lifecycle) fanOut(ctx workflow.Context) {
 	d := &l.state.Deliveries
 
 	l.record(ctx)
-	l.deliver(ctx, &d.PatientEmail, messageOptions, a.SendInviteEmail, invite)
+	l.deliver(ctx, "patient email", &d.PatientEmail, messageOptions, a.SendInviteEmail, invite)
 	if b.PatientPhone != "" {
-		l.deliver(ctx, &d.PatientSMS, messageOptions, a.SendInviteSMS, invite)
+		l.deliver(ctx, "patient SMS", &d.PatientSMS, messageOptions, a.SendInviteSMS, invite)
 	} else {
 		d.PatientSMS.Status = DeliverySkipped
 	}
-	l.deliver(ctx, &d.StaffNotice, messageOptions, a.NotifyStaff,
+	l.deliver(ctx, staffNotice, &d.StaffNotice, messageOptions, a.NotifyStaff,
 		l.notice("Telehealth session created", ""))
 }
 
-// deliver runs one side effect in the background and records its outcome in d.
+// staffNotice names the staff channel's deliveries, which are not escalated to itself.
+const staffNotice = "staff notice"
+
+// deliver runs the side effect called name in the background and records its outcome
+// in d. One that fails for good is logged and escalated to staff: nothing is dropped
+// silently.
 func (l *lifecycle) deliver(
 	ctx workflow.Context,
+	name string,
 	d *Delivery,
 	opts workflow.ActivityOptions,
 	activity, arg any,
@@ -261,7 +294,11 @@ func (l *lifecycle) deliver(
 		d.At = &now
 		if err != nil {
 			d.Status, d.Error = DeliveryFailed, failureText(err)
-			l.logger.Warn("delivery failed", "error", d.Error)
+			l.logger.Warn("delivery failed", "delivery", name, "error", d.Error)
+			if name != staffNotice {
+				l.deliver(ctx, staffNotice, &l.state.Deliveries.StaffNotice, messageOptions,
+					a.NotifyStaff, l.notice("Telehealth "+name+" failed", d.Error))
+			}
 		} else {
 			d.Status, d.Error = DeliverySent, ""
 		}
@@ -278,7 +315,7 @@ func (l *lifecycle) settle(ctx workflow.Context) error {
 func (l *lifecycle) record(ctx workflow.Context) {
 	b := l.in.Booking
 	s := l.state
-	l.deliver(ctx, &l.state.Deliveries.SessionLog, recordOptions, a.RecordSession,
+	l.deliver(ctx, "session log", &l.state.Deliveries.SessionLog, recordOptions, a.RecordSession,
 		activities.LogRow{
 			Timestamp:          workflow.Now(ctx),
 			SessionID:          s.SessionID,
@@ -314,6 +351,7 @@ func (l *lifecycle) notice(event, failure string) activities.Notice {
 // fail ends a session that cannot go on: it is marked failed, staff are told (masked)
 // and the session log shows it, the original's missing "error workflow".
 func (l *lifecycle) fail(ctx workflow.Context, cause error) error {
+	l.failure = cause
 	l.state.Failure = failureText(cause)
 	l.setStatus(ctx, StatusFailed)
 	l.settled = true
@@ -321,7 +359,7 @@ func (l *lifecycle) fail(ctx workflow.Context, cause error) error {
 
 	// The workflow is about to fail: these run on a context that its end cannot cancel.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	l.deliver(dctx, &l.state.Deliveries.StaffNotice, messageOptions, a.NotifyStaff,
+	l.deliver(dctx, staffNotice, &l.state.Deliveries.StaffNotice, messageOptions, a.NotifyStaff,
 		l.notice("Telehealth session failed", l.state.Failure))
 	l.record(dctx)
 	_ = l.settle(dctx)

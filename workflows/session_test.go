@@ -117,6 +117,14 @@ func newEnv() (*testsuite.TestWorkflowEnvironment, *calls) {
 	return env, c
 }
 
+// termsOf is what the API sends for a repeat of the booking in.
+func termsOf(in workflows.SessionInput) workflows.BookingTerms {
+	return workflows.BookingTerms{
+		DurationMinutes: in.Booking.DurationMinutes,
+		Fingerprint:     in.Booking.Fingerprint(),
+	}
+}
+
 func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.State {
 	t.Helper()
 	v, err := env.QueryWorkflow(workflows.SessionQuery)
@@ -139,7 +147,7 @@ func TestLifecycleRunsToFollowUp(t *testing.T) {
 				require.NoError(t, err)
 				links = v.(workflows.Links)
 			},
-		}, workflows.BookingTerms{DurationMinutes: 30})
+		}, termsOf(input()))
 	}, 0)
 	// Mid-visit: the meeting exists and the session waits for its end.
 	env.RegisterDelayedCallback(func() {
@@ -203,25 +211,34 @@ func TestSMSSkippedWithoutPhone(t *testing.T) {
 }
 
 func TestConflictingTermsAreRejected(t *testing.T) {
-	env, _ := newEnv()
 	in := input()
+	otherTime := termsOf(in)
+	otherTime.ScheduledStart = in.Booking.ScheduledStart.Add(time.Hour)
+	otherPatient := in
+	otherPatient.Booking.PatientEmail = "someone.else@example.com"
 
-	var rejected error
-	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.CreateSessionUpdate, "again", &testsuite.TestUpdateCallback{
-			OnReject:   func(err error) { rejected = err },
-			OnAccept:   func() { t.Error("conflicting update accepted") },
-			OnComplete: func(any, error) {},
-		}, workflows.BookingTerms{
-			ScheduledStart:  in.Booking.ScheduledStart.Add(time.Hour),
-			DurationMinutes: 30,
+	for name, terms := range map[string]workflows.BookingTerms{
+		"another time":    otherTime,
+		"another patient": termsOf(otherPatient),
+	} {
+		t.Run(name, func(t *testing.T) {
+			env, _ := newEnv()
+			var rejected error
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(workflows.CreateSessionUpdate, "again",
+					&testsuite.TestUpdateCallback{
+						OnReject:   func(err error) { rejected = err },
+						OnAccept:   func() { t.Error("conflicting update accepted") },
+						OnComplete: func(any, error) {},
+					}, terms)
+			}, time.Minute)
+			env.ExecuteWorkflow(workflows.SessionLifecycle, in)
+
+			var app *temporal.ApplicationError
+			require.True(t, errors.As(rejected, &app), "got %v", rejected)
+			assert.Equal(t, workflows.ErrTypeBookingConflict, app.Type())
 		})
-	}, time.Minute)
-	env.ExecuteWorkflow(workflows.SessionLifecycle, in)
-
-	var app *temporal.ApplicationError
-	require.True(t, errors.As(rejected, &app), "got %v", rejected)
-	assert.Equal(t, workflows.ErrTypeBookingConflict, app.Type())
+	}
 }
 
 func TestPlatformRejectionFailsVisibly(t *testing.T) {
@@ -244,7 +261,7 @@ func TestPlatformRejectionFailsVisibly(t *testing.T) {
 			OnReject:   func(err error) { t.Errorf("rejected: %v", err) },
 			OnAccept:   func() {},
 			OnComplete: func(_ any, err error) { updateErr = err },
-		}, workflows.BookingTerms{DurationMinutes: 30})
+		}, termsOf(input()))
 	}, 0)
 	env.ExecuteWorkflow(workflows.SessionLifecycle, input())
 
@@ -268,7 +285,12 @@ func TestFailedSideEffectDoesNotStopTheSession(t *testing.T) {
 		temporal.NewNonRetryableApplicationError("recipient rejected",
 			activities.ErrTypeDeliveryRejected, nil))
 	env.OnActivity(acts.SendInviteSMS, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.NotifyStaff, mock.Anything, mock.Anything).Return(nil)
+	var events []string
+	env.OnActivity(acts.NotifyStaff, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, n activities.Notice) error {
+			events = append(events, n.Event)
+			return nil
+		})
 	env.OnActivity(acts.RecordSession, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.TriggerFollowUp, mock.Anything, mock.Anything).Return(nil)
@@ -282,6 +304,8 @@ func TestFailedSideEffectDoesNotStopTheSession(t *testing.T) {
 	assert.Equal(t, workflows.DeliveryFailed, final.Deliveries.PatientEmail.Status)
 	assert.Contains(t, final.Deliveries.PatientEmail.Error, activities.ErrTypeDeliveryRejected)
 	assert.Equal(t, workflows.DeliverySent, final.Deliveries.Billing.Status)
+	assert.ElementsMatch(t, []string{"Telehealth session created",
+		"Telehealth patient email failed"}, events, "staff hear of the failure")
 }
 
 func TestInvalidBookingFailsWithoutAMeeting(t *testing.T) {

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -22,6 +23,9 @@ import (
 
 // MaxBodyBytes is the largest request body the API reads.
 const MaxBodyBytes = 64 << 10
+
+// traceIDKey carries a request's trace id to its log line.
+const traceIDKey = "trace_id"
 
 // Config is what the API needs of the service's configuration.
 type Config struct {
@@ -98,6 +102,7 @@ func (s *Server) createSession(c *gin.Context) {
 	if booking.TraceID == "" {
 		booking.TraceID = headerTraceID(c.Request.Header)
 	}
+	c.Set(traceIDKey, booking.TraceID)
 
 	links, err := s.sessions.Create(c.Request.Context(), workflows.SessionInput{
 		Booking:  booking,
@@ -148,21 +153,21 @@ func (s *Server) created(c *gin.Context, began time.Time, l workflows.Links) {
 }
 
 func (s *Server) accepted(c *gin.Context, began time.Time, sessionID, traceID string) {
-	if traceID == "" {
-		traceID = sessionID
-	}
 	elapsed := s.now().Sub(began).Milliseconds()
-	s.timingHeaders(c, elapsed, traceID)
-	c.Header("Location", "/sessions/"+sessionID)
+	s.timingHeaders(c, elapsed, cmp.Or(traceID, sessionID))
+	data := gin.H{"session_id": sessionID, "trace_id": cmp.Or(traceID, sessionID)}
+	msg := "Session accepted; the video meeting is still being created. " +
+		"Post the same request again to get its links."
+	if sessionID != "" {
+		c.Header("Location", "/sessions/"+sessionID)
+		data["status_url"] = "/sessions/" + sessionID
+		msg = "Session accepted; the video meeting is still being created. " +
+			"Follow it at GET /sessions/" + sessionID + "."
+	}
 	c.JSON(http.StatusAccepted, gin.H{
-		"success": true,
-		"message": "Session accepted; the video meeting is still being created. " +
-			"Follow it at GET /sessions/" + sessionID + ".",
-		"data": gin.H{
-			"session_id": sessionID,
-			"status_url": "/sessions/" + sessionID,
-			"trace_id":   traceID,
-		},
+		"success":  true,
+		"message":  msg,
+		"data":     data,
 		"metadata": s.metadata(began, elapsed),
 	})
 }
@@ -224,6 +229,7 @@ func (s *Server) logRequests(c *gin.Context) {
 		id = uuid.NewString()
 	}
 	c.Header("X-Request-Id", id)
+	c.Header("X-Workflow-Version", workflows.Version)
 	c.Next()
 
 	route := c.FullPath()
@@ -236,6 +242,7 @@ func (s *Server) logRequests(c *gin.Context) {
 	}
 	s.logger.Log(c, level, "request served",
 		"request_id", id,
+		"trace_id", c.GetString(traceIDKey),
 		"method", c.Request.Method,
 		"route", route,
 		"status", c.Writer.Status(),
@@ -259,7 +266,6 @@ func (s *Server) fail(c *gin.Context, status int, msg string) {
 }
 
 func (s *Server) timingHeaders(c *gin.Context, elapsedMS int64, traceID string) {
-	c.Header("X-Workflow-Version", workflows.Version)
 	c.Header("X-Execution-Time-Ms", strconv.FormatInt(elapsedMS, 10))
 	c.Header("X-Trace-Id", traceID)
 }

@@ -20,7 +20,11 @@ import (
 type Sessions interface {
 	// Create starts the booking's session, or joins the one that exists, and waits up to
 	// wait for its links.
-	Create(ctx context.Context, in workflows.SessionInput, wait time.Duration) (workflows.Links, error)
+	Create(
+		ctx context.Context,
+		in workflows.SessionInput,
+		wait time.Duration,
+	) (workflows.Links, error)
 	// Get returns a session's current state.
 	Get(ctx context.Context, sessionID string) (workflows.State, error)
 	// Healthy reports whether the engine answers.
@@ -36,10 +40,13 @@ var (
 )
 
 // PendingError is returned by Create when the meeting does not exist yet after the wait
-// (the platform is still being retried). The session goes on.
+// (the platform is still being retried, or no worker has picked the session up). The
+// session goes on. SessionID is empty when no worker could say it in time.
 type PendingError struct{ SessionID string }
 
-func (e *PendingError) Error() string { return "session " + e.SessionID + " is still being created" }
+func (e *PendingError) Error() string {
+	return "session " + e.SessionID + " is still being created"
+}
 
 // Temporal implements Sessions on a Temporal client.
 type Temporal struct {
@@ -64,7 +71,11 @@ func (t *Temporal) Create(
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 	}, workflows.SessionLifecycle, in)
 
-	h, err := t.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+	// One deadline for the whole wait: without a worker, even the update's acceptance
+	// never comes.
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	h, err := t.Client.UpdateWithStartWorkflow(wctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
 			UpdateName:   workflows.CreateSessionUpdate,
@@ -76,27 +87,32 @@ func (t *Temporal) Create(
 	if errors.As(err, &started) {
 		return t.fromClosed(ctx, id, terms)
 	}
-	if err != nil {
-		return workflows.Links{}, updateError(err)
-	}
-
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
 	var links workflows.Links
-	err = h.Get(wctx, &links)
+	if err == nil {
+		err = h.Get(wctx, &links)
+	}
+	// The SDK may give up a moment before wctx's deadline, with its own error.
 	var waited *client.WorkflowUpdateServiceTimeoutOrCanceledError
-	if errors.As(err, &waited) && ctx.Err() == nil {
+	if err != nil && (wctx.Err() != nil || errors.As(err, &waited)) && ctx.Err() == nil {
 		// Our wait ran out, not the caller's: the session goes on without us.
-		state, qerr := t.query(ctx, id)
-		if qerr != nil {
-			return workflows.Links{}, qerr
-		}
-		return workflows.Links{}, &PendingError{SessionID: state.SessionID}
+		return workflows.Links{}, t.pending(ctx, id)
 	}
 	if err != nil {
 		return workflows.Links{}, updateError(err)
 	}
 	return links, nil
+}
+
+// pending reports a session still being created, with its id when a worker can say it
+// quickly.
+func (t *Temporal) pending(ctx context.Context, workflowID string) error {
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	state, err := t.query(qctx, workflowID, "")
+	if err != nil {
+		return &PendingError{}
+	}
+	return &PendingError{SessionID: state.SessionID}
 }
 
 // fromClosed answers a booking whose session has already completed: the same terms get
@@ -106,7 +122,7 @@ func (t *Temporal) fromClosed(
 	id string,
 	terms workflows.BookingTerms,
 ) (workflows.Links, error) {
-	state, err := t.query(ctx, id)
+	state, err := t.query(ctx, id, "")
 	if err != nil {
 		return workflows.Links{}, err
 	}
@@ -133,7 +149,9 @@ func (t *Temporal) Get(ctx context.Context, sessionID string) (workflows.State, 
 	if len(resp.Executions) == 0 {
 		return workflows.State{}, ErrNotFound
 	}
-	return t.query(ctx, resp.Executions[0].Execution.WorkflowId)
+	// The run that carries this session id, not the booking's latest run.
+	exec := resp.Executions[0].Execution
+	return t.query(ctx, exec.WorkflowId, exec.RunId)
 }
 
 // Healthy checks the Temporal connection.
@@ -142,8 +160,11 @@ func (t *Temporal) Healthy(ctx context.Context) error {
 	return err
 }
 
-func (t *Temporal) query(ctx context.Context, workflowID string) (workflows.State, error) {
-	v, err := t.Client.QueryWorkflow(ctx, workflowID, "", workflows.SessionQuery)
+func (t *Temporal) query(
+	ctx context.Context,
+	workflowID, runID string,
+) (workflows.State, error) {
+	v, err := t.Client.QueryWorkflow(ctx, workflowID, runID, workflows.SessionQuery)
 	if err != nil {
 		return workflows.State{}, fmt.Errorf("query session: %w", err)
 	}
@@ -155,7 +176,10 @@ func (t *Temporal) query(ctx context.Context, workflowID string) (workflows.Stat
 }
 
 func termsOf(in workflows.SessionInput) workflows.BookingTerms {
-	terms := workflows.BookingTerms{DurationMinutes: in.Booking.DurationMinutes}
+	terms := workflows.BookingTerms{
+		DurationMinutes: in.Booking.DurationMinutes,
+		Fingerprint:     in.Booking.Fingerprint(),
+	}
 	if !in.Booking.StartDefaulted {
 		terms.ScheduledStart = in.Booking.ScheduledStart
 	}

@@ -31,6 +31,7 @@ type Config struct {
 
 	// HTTP API.
 	Port           int           `env:"PORT" envDefault:"8080"`
+	BindAddr       string        `env:"BIND_ADDR"` // empty: every interface
 	APIKeyEnabled  bool          `env:"API_KEY_ENABLED" envDefault:"false"`
 	APIKeys        []string      `env:"API_KEY" envSeparator:","`
 	TrustedProxies []string      `env:"TRUSTED_PROXIES" envSeparator:","`
@@ -71,11 +72,9 @@ func FromMap(vars map[string]string) (Config, error) {
 }
 
 func parse(opts env.Options) (Config, error) {
+	// Check what did parse even when something did not: every problem at once.
 	cfg, err := env.ParseAsWithOptions[Config](opts)
-	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	if err := cfg.validate(); err != nil {
+	if err = errors.Join(err, cfg.validate()); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
@@ -95,6 +94,9 @@ func (c Config) validate() error {
 				bad("API_KEY entry %d is shorter than 32 characters", i+1)
 			}
 		}
+	}
+	if !c.APIKeyEnabled && len(c.APIKeys) > 0 {
+		bad("API_KEY is set but API_KEY_ENABLED is not true: set both, or neither")
 	}
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT must be from 1 to 65535")

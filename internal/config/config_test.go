@@ -70,3 +70,15 @@ func TestSecretsAreMaskedInTheLog(t *testing.T) {
 	assert.NotContains(t, out, "client-secret-value")
 	assert.NotContains(t, out, "client-id-value")
 }
+
+func TestParseAndRuleProblemsTogether(t *testing.T) {
+	_, err := config.FromMap(map[string]string{
+		"PORT":           "abc",
+		"VIDEO_PLATFORM": "teams",
+		"API_KEY":        strings.Repeat("k", 40),
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "PORT")
+	assert.Contains(t, err.Error(), "VIDEO_PLATFORM must be")
+	assert.Contains(t, err.Error(), "API_KEY_ENABLED is not true")
+}

@@ -9,6 +9,8 @@
 package session
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"regexp"
 	"strconv"
@@ -254,8 +256,27 @@ func checkLen(s string, limit int) string {
 	return ""
 }
 
+// isPrintable also refuses U+FFFD, which JSON decoding puts in place of invalid UTF-8:
+// two different ids must not become the same one.
 func isPrintable(s string) bool {
-	return !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) })
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsPrint(r) || r == utf8.RuneError
+	})
+}
+
+// Fingerprint identifies what a booking asks for, apart from its time and duration
+// (which callers compare on their own, as a defaulted start differs on every request)
+// and its trace id. A repeated request with another fingerprint is not a repeat.
+func (b Booking) Fingerprint() string {
+	h := sha256.New()
+	for _, f := range []string{
+		b.BookingID, string(b.PatientEmail), string(b.PatientName), string(b.PatientPhone),
+		b.ProviderName, b.ProviderEmail, string(b.ProviderNotes), b.Timezone,
+	} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // isSpace reports whether r is white space to JavaScript or to Go: unicode.IsSpace

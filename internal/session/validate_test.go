@@ -151,3 +151,30 @@ func TestTraceIDFromTraceparent(t *testing.T) {
 		}
 	}
 }
+
+func TestInvalidUTF8IDIsRejected(t *testing.T) {
+	_, err := session.Parse([]byte("{\"booking_id\": \"B\xff1\", \"patient_email\": \"a@b.co\"}"), lim)
+	var verr *session.ValidationError
+	if !errors.As(err, &verr) || !strings.Contains(verr.Error(), "booking_id") {
+		t.Fatalf("Parse = %v, want a booking_id problem", err)
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	a := session.Booking{BookingID: "B", PatientEmail: "a@b.co", DurationMinutes: 30}
+	b := a
+	b.TraceID, b.DurationMinutes = "other-trace", 45
+	if a.Fingerprint() != b.Fingerprint() {
+		t.Error("trace id and duration changed the fingerprint")
+	}
+	b.PatientEmail = "c@b.co"
+	if a.Fingerprint() == b.Fingerprint() {
+		t.Error("another patient has the same fingerprint")
+	}
+	// Fields are separated: moving text between them changes the fingerprint.
+	c, d := a, a
+	c.ProviderName, d.ProviderEmail = "x", "x"
+	if c.Fingerprint() == d.Fingerprint() {
+		t.Error("fields run together")
+	}
+}

@@ -39,8 +39,8 @@ func NewSessionLog(path string) *SessionLog {
 	return &SessionLog{path: path}
 }
 
-// Record appends a row. The patient's email is masked and the provider's link, a
-// credential, keeps only its host and path.
+// Record appends a row. The patient's email is masked and the links, which carry
+// the meeting's passcode and the host's token, keep only their host and path.
 func (s *SessionLog) Record(_ context.Context, r activities.LogRow) error {
 	row := []string{
 		r.Timestamp.UTC().Format(time.RFC3339Nano),
@@ -48,7 +48,7 @@ func (s *SessionLog) Record(_ context.Context, r activities.LogRow) error {
 		r.BookingID,
 		r.MeetingID,
 		phi.MaskEmail(string(r.PatientEmail)),
-		r.MeetingURL,
+		phi.RedactURL(r.MeetingURL),
 		phi.RedactURL(r.ProviderURL),
 		r.ScheduledStart.UTC().Format(time.RFC3339),
 		strconv.Itoa(r.DurationMinutes),
