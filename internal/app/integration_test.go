@@ -28,8 +28,12 @@ import (
 	"github.com/telehealth/sessions/workflows"
 )
 
-// temporalClient talks to the dev server that TestMain starts.
-var temporalClient client.Client
+var (
+	// temporalClient talks to the dev server that TestMain starts.
+	temporalClient client.Client
+	// httpClient gives up on a hung API instead of hanging the test.
+	httpClient = &http.Client{Timeout: 30 * time.Second}
+)
 
 // TestMain starts a real Temporal dev server from the pinned CLI (make test passes its
 // path in TEMPORAL_CLI), on free ports, in memory. Without the CLI the integration
@@ -124,8 +128,8 @@ func startStack(t *testing.T, vars map[string]string) *stack {
 
 func (s *stack) post(t *testing.T, body string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(s.api.URL+"/webhook/telehealth-session", "application/json",
-		strings.NewReader(body))
+	resp, err := httpClient.Post(s.api.URL+"/webhook/telehealth-session",
+		"application/json", strings.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var m map[string]any
@@ -135,7 +139,7 @@ func (s *stack) post(t *testing.T, body string) (int, map[string]any) {
 
 func (s *stack) get(t *testing.T, path string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Get(s.api.URL + path)
+	resp, err := httpClient.Get(s.api.URL + path)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var m map[string]any
@@ -178,6 +182,12 @@ func TestBookingEndToEnd(t *testing.T) {
 	code, conflict := s.post(t, booking(id, start.Add(time.Hour), 45))
 	assert.Equal(t, http.StatusConflict, code, conflict)
 	assert.Len(t, s.sandbox.MeetingIDs(), 1)
+
+	// Another patient under the same booking id: a conflict, never the first one's links.
+	other := strings.Replace(booking(id, start, 45), "sarah.johnson@", "someone.else@", 1)
+	code, conflict = s.post(t, other)
+	assert.Equal(t, http.StatusConflict, code, conflict)
+	assert.NotContains(t, fmt.Sprint(conflict), data["provider_url"])
 
 	// The session is readable by its id (visibility is eventually consistent).
 	var state map[string]any
@@ -229,6 +239,48 @@ func TestPlatformRejectionIsA500AndAFailedWorkflow(t *testing.T) {
 	assert.ErrorContains(t, run.Get(t.Context(), nil), "status 400")
 	assert.Contains(t, readFile(t, s.cfg.Path("sessions.csv")), ",FAILED")
 	assert.Contains(t, readFile(t, s.cfg.Path("outbox.jsonl")), "Telehealth session failed")
+
+	// A failed booking may be posted again; its first session keeps its own record.
+	failed := sessionIDOf(t, id)
+	code, body = s.post(t, booking(id, time.Now().Add(time.Hour), 30))
+	require.Equal(t, http.StatusOK, code, body)
+	assert.NotEqual(t, failed, body["data"].(map[string]any)["session_id"])
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, body := s.get(t, "/sessions/"+failed)
+		if assert.Equal(c, http.StatusOK, code) {
+			state := body["data"].(map[string]any)
+			assert.Equal(c, failed, state["sessionId"])
+			assert.Equal(c, "FAILED", state["status"])
+		}
+	}, 10*time.Second, 100*time.Millisecond)
+}
+
+func TestNoWorkerAnswers202InsteadOfHanging(t *testing.T) {
+	cfg, err := config.FromMap(map[string]string{"SESSION_CREATE_WAIT": "300ms"})
+	require.NoError(t, err)
+	h, err := api.New(app.APIConfig(cfg),
+		&api.Temporal{Client: temporalClient, TaskQueue: uniqueID("idle")},
+		slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := &stack{api: srv}
+
+	// Without the API's own deadline this would wait for the caller to give up.
+	code, body := s.post(t, booking(uniqueID("IDLE"), time.Now().Add(time.Hour), 30))
+
+	assert.Equal(t, http.StatusAccepted, code, body)
+	assert.Contains(t, body["message"], "Post the same request again")
+}
+
+// sessionIDOf reads a booking's session id from its latest run.
+func sessionIDOf(t *testing.T, bookingID string) string {
+	v, err := temporalClient.QueryWorkflow(t.Context(), workflows.WorkflowID(bookingID), "",
+		workflows.SessionQuery)
+	require.NoError(t, err)
+	var state workflows.State
+	require.NoError(t, v.Get(&state))
+	return state.SessionID
 }
 
 func TestSlowPlatformAnswers202ThenTheSessionCompletes(t *testing.T) {
