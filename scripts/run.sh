@@ -9,7 +9,7 @@ umask 077 # the data folder holds PHI: this user's only
 export DATA_DIR="${DATA_DIR:-$PWD/.data}"
 export BIND_ADDR="${BIND_ADDR:-127.0.0.1}"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
-mkdir -p "$DATA_DIR" bin
+mkdir -p "$DATA_DIR" bin && chmod 700 "$DATA_DIR"
 
 pids=()
 stop() {

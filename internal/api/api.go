@@ -118,7 +118,7 @@ func (s *Server) createSession(c *gin.Context) {
 		s.accepted(c, began, pending.SessionID, booking.TraceID)
 	case errors.Is(err, ErrConflict):
 		s.fail(c, http.StatusConflict, "This booking already has a session with a "+
-			"different time or duration. Rescheduling is a separate operation.")
+			"different time, duration or details. Rescheduling is a separate operation.")
 	case errors.Is(err, ErrInvalid):
 		s.fail(c, http.StatusBadRequest, "The session request was rejected as invalid.")
 	case errors.Is(err, ErrMeetingFailed):
