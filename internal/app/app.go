@@ -62,6 +62,10 @@ func NewActivities(
 	cfg config.Config,
 	logger *slog.Logger,
 ) (*activities.Activities, func(), error) {
+	// The data folder holds PHI: this user's only.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("data folder: %w", err)
+	}
 	platform, stop, err := newPlatform(ctx, cfg, logger)
 	if err != nil {
 		return nil, nil, err
