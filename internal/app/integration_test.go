@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/telehealth/sessions/internal/app"
 	"github.com/telehealth/sessions/internal/config"
 	"github.com/telehealth/sessions/internal/temporalx"
+	"github.com/telehealth/sessions/internal/video"
 	"github.com/telehealth/sessions/internal/video/sandbox"
 	"github.com/telehealth/sessions/workflows"
 )
@@ -333,4 +335,29 @@ func (w testWriter) Write(p []byte) (int, error) {
 // uniqueID returns a booking id that no other run of the test has used.
 func uniqueID(prefix string) string {
 	return fmt.Sprintf("BOOK-%s-%d", prefix, time.Now().UnixNano())
+}
+
+// TestEmbeddedSandboxIsTheDefault wires the activities as make run does: the worker
+// serves the sandbox itself, and its meetings survive in a data folder it creates.
+func TestEmbeddedSandboxIsTheDefault(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fresh", "data")
+	cfg, err := config.FromMap(map[string]string{
+		"DATA_DIR":     dir,
+		"SANDBOX_ADDR": "127.0.0.1:0",
+	})
+	require.NoError(t, err)
+	acts, stop, err := app.NewActivities(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer stop()
+
+	m, err := acts.Video.CreateMeeting(t.Context(), video.MeetingRequest{
+		SessionID:       "SESSION-1730851234567-a3f7k2",
+		Start:           time.Now().Add(time.Hour),
+		DurationMinutes: 30,
+	})
+
+	require.NoError(t, err)
+	assert.Equal(t, "zoom", m.Platform, "the real Zoom client, against the sandbox")
+	assert.True(t, m.Security.WaitingRoomEnabled)
+	assert.Contains(t, readFile(t, filepath.Join(dir, "sandbox-meetings.json")), m.ID)
 }
