@@ -74,9 +74,6 @@ type lifecycle struct {
 	in     SessionInput
 	state  State
 	logger log.Logger
-	// settled is set once the meeting exists or the session has failed for good; the
-	// CreateSession update waits for it.
-	settled bool
 	// pending counts the side effects under way.
 	pending int
 	// failure is the error the session failed with, for the CreateSession update.
@@ -139,9 +136,11 @@ func (l *lifecycle) validateTerms(terms BookingTerms) error {
 	return nil
 }
 
-// createSession answers once the meeting exists, or the session has failed.
+// createSession answers once the session has left CREATING: its meeting exists, or it
+// has failed for good.
 func (l *lifecycle) createSession(ctx workflow.Context, _ BookingTerms) (Links, error) {
-	if err := workflow.Await(ctx, func() bool { return l.settled }); err != nil {
+	settled := func() bool { return l.state.Status != StatusCreating }
+	if err := workflow.Await(ctx, settled); err != nil {
 		return Links{}, err
 	}
 	if l.failure != nil {
@@ -168,7 +167,6 @@ func (l *lifecycle) run(ctx workflow.Context) error {
 	l.state.ProviderURL = meeting.HostURL
 	l.state.Security = meeting.Security
 	l.setStatus(ctx, StatusScheduled)
-	l.settled = true
 	l.logger.Info("meeting created", "meeting_id", meeting.ID, "platform", meeting.Platform)
 
 	l.fanOut(ctx)
@@ -315,8 +313,8 @@ func (l *lifecycle) settle(ctx workflow.Context) error {
 func (l *lifecycle) record(ctx workflow.Context) {
 	b := l.in.Booking
 	s := l.state
-	l.deliver(ctx, "session log", &l.state.Deliveries.SessionLog, recordOptions, a.RecordSession,
-		activities.LogRow{
+	l.deliver(ctx, "session log", &l.state.Deliveries.SessionLog, recordOptions,
+		a.RecordSession, activities.LogRow{
 			Timestamp:          workflow.Now(ctx),
 			SessionID:          s.SessionID,
 			BookingID:          s.BookingID,
@@ -354,13 +352,12 @@ func (l *lifecycle) fail(ctx workflow.Context, cause error) error {
 	l.failure = cause
 	l.state.Failure = failureText(cause)
 	l.setStatus(ctx, StatusFailed)
-	l.settled = true
 	l.logger.Error("session failed", "error", l.state.Failure)
 
 	// The workflow is about to fail: these run on a context that its end cannot cancel.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	l.deliver(dctx, staffNotice, &l.state.Deliveries.StaffNotice, messageOptions, a.NotifyStaff,
-		l.notice("Telehealth session failed", l.state.Failure))
+	l.deliver(dctx, staffNotice, &l.state.Deliveries.StaffNotice, messageOptions,
+		a.NotifyStaff, l.notice("Telehealth session failed", l.state.Failure))
 	l.record(dctx)
 	_ = l.settle(dctx)
 	return cause

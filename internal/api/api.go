@@ -42,12 +42,11 @@ type Server struct {
 	sessions Sessions
 	logger   *slog.Logger
 	keys     [][sha256.Size]byte
-	now      func() time.Time
 }
 
 // New returns the API's handler.
 func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, error) {
-	s := &Server{cfg: cfg, sessions: sessions, logger: logger, now: time.Now}
+	s := &Server{cfg: cfg, sessions: sessions, logger: logger}
 	for _, k := range cfg.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(strings.TrimSpace(k))))
 	}
@@ -69,7 +68,7 @@ func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, erro
 
 // createSession is POST /webhook/telehealth-session.
 func (s *Server) createSession(c *gin.Context) {
-	began := s.now()
+	began := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -91,7 +90,7 @@ func (s *Server) createSession(c *gin.Context) {
 			"success":           false,
 			"error":             invalid.Error(),
 			"validation_errors": invalid.Problems,
-			"timestamp":         stamp(s.now()),
+			"timestamp":         stamp(time.Now()),
 		})
 		return
 	}
@@ -131,7 +130,7 @@ func (s *Server) createSession(c *gin.Context) {
 }
 
 func (s *Server) created(c *gin.Context, began time.Time, l workflows.Links) {
-	elapsed := s.now().Sub(began).Milliseconds()
+	elapsed := time.Now().Sub(began).Milliseconds()
 	s.timingHeaders(c, elapsed, l.TraceID)
 	c.JSON(http.StatusOK, gin.H{
 		"success": true,
@@ -153,7 +152,7 @@ func (s *Server) created(c *gin.Context, began time.Time, l workflows.Links) {
 }
 
 func (s *Server) accepted(c *gin.Context, began time.Time, sessionID, traceID string) {
-	elapsed := s.now().Sub(began).Milliseconds()
+	elapsed := time.Now().Sub(began).Milliseconds()
 	s.timingHeaders(c, elapsed, cmp.Or(traceID, sessionID))
 	data := gin.H{"session_id": sessionID, "trace_id": cmp.Or(traceID, sessionID)}
 	msg := "Session accepted; the video meeting is still being created. " +
@@ -262,7 +261,7 @@ func (s *Server) internal(c *gin.Context, err error) {
 
 // fail writes the spec's error body.
 func (s *Server) fail(c *gin.Context, status int, msg string) {
-	c.JSON(status, gin.H{"success": false, "error": msg, "timestamp": stamp(s.now())})
+	c.JSON(status, gin.H{"success": false, "error": msg, "timestamp": stamp(time.Now())})
 }
 
 func (s *Server) timingHeaders(c *gin.Context, elapsedMS int64, traceID string) {
