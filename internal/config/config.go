@@ -30,12 +30,9 @@ type Config struct {
 	TaskQueue         string `env:"TASK_QUEUE" envDefault:"telehealth-sessions"`
 
 	// HTTP API.
-	Port           int           `env:"PORT" envDefault:"8080"`
-	BindAddr       string        `env:"BIND_ADDR"` // empty: every interface
-	APIKeyEnabled  bool          `env:"API_KEY_ENABLED" envDefault:"false"`
-	APIKeys        []string      `env:"API_KEY" envSeparator:","`
-	TrustedProxies []string      `env:"TRUSTED_PROXIES" envSeparator:","`
-	CreateWait     time.Duration `env:"SESSION_CREATE_WAIT" envDefault:"10s"`
+	Port       int           `env:"PORT" envDefault:"8080"`
+	BindAddr   string        `env:"BIND_ADDR"` // empty: every interface
+	CreateWait time.Duration `env:"SESSION_CREATE_WAIT" envDefault:"10s"`
 
 	// Session policy.
 	DefaultDuration int           `env:"DEFAULT_SESSION_DURATION" envDefault:"30"`
@@ -59,6 +56,11 @@ type Config struct {
 	// Local state: the dev server's database, the session log, the outbox.
 	DataDir  string `env:"DATA_DIR" envDefault:".data"`
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// Each area keeps its variables, checks and log form in a file of its own.
+	Security // security.go: API access, payload keys, audit
+	Vendors  // vendors.go: session log, messaging, staff channel, triggers
+	Visit    // visit.go: the live visit's webhooks and timers
 }
 
 // Load reads the process environment.
@@ -85,19 +87,9 @@ func (c Config) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	if c.APIKeyEnabled {
-		if len(c.APIKeys) == 0 {
-			bad("API_KEY_ENABLED is true but API_KEY is empty")
-		}
-		for i, k := range c.APIKeys {
-			if len(strings.TrimSpace(k)) < 32 {
-				bad("API_KEY entry %d is shorter than 32 characters", i+1)
-			}
-		}
-	}
-	if !c.APIKeyEnabled && len(c.APIKeys) > 0 {
-		bad("API_KEY is set but API_KEY_ENABLED is not true: set both, or neither")
-	}
+	errs = append(errs, c.Security.problems()...)
+	errs = append(errs, c.Vendors.problems()...)
+	errs = append(errs, c.Visit.problems()...)
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT must be from 1 to 65535")
 	}
@@ -170,19 +162,11 @@ func ParseLevel(s string) (slog.Level, error) {
 
 // LogValue prints the configuration with every secret masked.
 func (c Config) LogValue() slog.Value {
-	secret := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return "***"
-	}
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("temporal_address", c.TemporalAddress),
 		slog.String("temporal_namespace", c.TemporalNamespace),
 		slog.String("task_queue", c.TaskQueue),
 		slog.Int("port", c.Port),
-		slog.Bool("api_key_enabled", c.APIKeyEnabled),
-		slog.Int("api_keys", len(c.APIKeys)),
 		slog.String("video_platform", c.VideoPlatform),
 		slog.String("video_api_url", c.VideoAPIURL),
 		slog.String("zoom_client_id", secret(c.ZoomClientID)),
@@ -191,5 +175,22 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("buffer_minutes", c.BufferMinutes),
 		slog.String("follow_up_delay", c.FollowUpDelay.String()),
 		slog.String("data_dir", c.DataDir),
-	)
+	}
+	attrs = append(attrs, c.Security.attrs()...)
+	attrs = append(attrs, c.Vendors.attrs()...)
+	attrs = append(attrs, c.Visit.attrs()...)
+	return slog.GroupValue(attrs...)
+}
+
+// secret shows whether a secret is set, never its value.
+func secret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// problem formats one configuration problem.
+func problem(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
 }

@@ -42,10 +42,25 @@ type Meeting struct {
 	Security Security `json:"security"`
 }
 
-// Platform is a video platform that can create meetings. CreateMeeting must not create a
-// second meeting for the same session id when it is called again after a failure.
+// Platform is a video platform. Every method is safe to call again after a failure whose
+// outcome is unknown: CreateMeeting never creates a second meeting for a session id, and
+// the others treat "already done" (a meeting already ended, already gone) as success.
 type Platform interface {
+	// CreateMeeting creates the session's meeting.
 	CreateMeeting(ctx context.Context, req MeetingRequest) (Meeting, error)
+
+	// HostLink mints a fresh host start link for a meeting. The link is a credential
+	// that expires, so it is minted when the provider clicks, never stored.
+	HostLink(ctx context.Context, meetingID string) (string, error)
+
+	// UpdateMeeting moves a meeting to the request's start and duration.
+	UpdateMeeting(ctx context.Context, meetingID string, req MeetingRequest) error
+
+	// EndMeeting ends a meeting that may be in progress.
+	EndMeeting(ctx context.Context, meetingID string) error
+
+	// DeleteMeeting deletes a meeting.
+	DeleteMeeting(ctx context.Context, meetingID string) error
 }
 
 // Error is a failed platform call, classified so that callers know whether trying again

@@ -488,3 +488,28 @@ func (id *meetingID) UnmarshalJSON(b []byte) error {
 	*id = meetingID(s)
 	return nil
 }
+
+// unsupported is the answer of an operation this client does not offer yet.
+func unsupported(op string) error {
+	return &Error{Op: op, Message: "not supported by this client yet"}
+}
+
+// HostLink is not offered yet. TODO(#5): mint the start link at launch.
+func (z *Zoom) HostLink(ctx context.Context, meetingID string) (string, error) {
+	return "", unsupported("host link")
+}
+
+// UpdateMeeting is not offered yet. TODO(#4): reschedule.
+func (z *Zoom) UpdateMeeting(ctx context.Context, meetingID string, req MeetingRequest) error {
+	return unsupported("update meeting")
+}
+
+// EndMeeting is not offered yet. TODO(#4): auto-end and no-show.
+func (z *Zoom) EndMeeting(ctx context.Context, meetingID string) error {
+	return unsupported("end meeting")
+}
+
+// DeleteMeeting is not offered yet. TODO(#4): cancel.
+func (z *Zoom) DeleteMeeting(ctx context.Context, meetingID string) error {
+	return unsupported("delete meeting")
+}
