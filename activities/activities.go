@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/telehealth/sessions/internal/integrations/vendor"
 	"github.com/telehealth/sessions/internal/phi"
 	"github.com/telehealth/sessions/internal/video"
 )
@@ -22,6 +23,9 @@ const (
 	ErrTypePlatformRejected = "PlatformRejected"
 	ErrTypeDeliveryRejected = "DeliveryRejected"
 )
+
+// ErrTypeDeliveryBusy is the type of a retryable vendor failure (429, 5xx, timeout).
+const ErrTypeDeliveryBusy = "DeliveryBusy"
 
 // SessionLog keeps one record per session and status: the audit trail that the
 // original kept in Google Sheets.
@@ -174,6 +178,14 @@ func classify(err error) error {
 				temporal.ApplicationErrorOptions{NextRetryDelay: verr.RetryAfter})
 		}
 		return err
+	}
+	if verr, ok := errors.AsType[*vendor.Error](err); ok {
+		if !verr.Retryable {
+			return temporal.NewNonRetryableApplicationError(
+				verr.Error(), ErrTypeDeliveryRejected, nil)
+		}
+		return temporal.NewApplicationErrorWithOptions(verr.Error(), ErrTypeDeliveryBusy,
+			temporal.ApplicationErrorOptions{NextRetryDelay: verr.RetryAfter})
 	}
 	var perm *PermanentError
 	if errors.As(err, &perm) {

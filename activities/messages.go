@@ -2,7 +2,9 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"html/template"
 	"strings"
 	"time"
 
@@ -45,35 +47,166 @@ type Invite struct {
 	Security        video.Security `json:"security"`
 }
 
-// SendInviteEmail emails the patient their link.
+// SendInviteEmail emails the patient their link, in plain text and HTML.
 func (a *Activities) SendInviteEmail(ctx context.Context, in Invite) error {
+	when := localTime(in.Start, in.Timezone)
+	security := securityLines(in.Security)
+	ref := Reference(in.SessionID)
+
 	var b strings.Builder
 	b.WriteString("Hello,\n\nYour secure telehealth session is ready.\n\n")
 	fmt.Fprintf(&b, "Join: %s\n", in.MeetingURL)
-	fmt.Fprintf(&b, "When: %s\n", localTime(in.Start, in.Timezone))
+	fmt.Fprintf(&b, "When: %s\n", when)
 	fmt.Fprintf(&b, "Duration: %d minutes\n", in.DurationMinutes)
-	if lines := securityLines(in.Security); len(lines) > 0 {
+	if len(security) > 0 {
 		b.WriteString("\nSecurity:\n")
-		for _, l := range lines {
+		for _, l := range security {
 			fmt.Fprintf(&b, "- %s\n", l)
 		}
 		if in.Security.WaitingRoomEnabled {
-			b.WriteString("You will wait in a waiting room until your provider admits you.\n")
+			b.WriteString(waitingRoomLine + "\n")
 		}
 	}
-	fmt.Fprintf(&b, "\nSession reference: %s\n", in.SessionID)
+	fmt.Fprintf(&b, "\nSession reference: %s (%s)\n", ref, in.SessionID)
 	b.WriteString("\nPlease join 5 minutes early.")
 	if a.Clinic.Phone != "" {
 		fmt.Fprintf(&b, " Questions? Call %s.", a.Clinic.Phone)
 	}
 	fmt.Fprintf(&b, "\n\n%s\n", a.Clinic.Name)
 
+	html, err := render(patientHTML, map[string]any{
+		"URL": in.MeetingURL, "When": when, "Minutes": in.DurationMinutes,
+		"Security": security, "WaitingRoom": in.Security.WaitingRoomEnabled,
+		"WaitingRoomLine": waitingRoomLine, "Ref": ref, "SessionID": in.SessionID,
+		"Phone": a.Clinic.Phone, "Clinic": a.Clinic.Name,
+	})
+	if err != nil {
+		return err
+	}
 	return classify(a.Mail.SendEmail(ctx, Email{
 		SessionID: in.SessionID,
 		To:        in.Email,
 		Subject:   "Your telehealth session link - " + a.Clinic.Name,
 		Text:      b.String(),
+		HTML:      html,
 	}))
+}
+
+const waitingRoomLine = "You will wait in a waiting room until your provider admits you."
+
+// ProviderInvite is what a provider is told about a session: their own link and the
+// patient's name, which the email masks.
+type ProviderInvite struct {
+	SessionID       string         `json:"sessionId"`
+	ProviderEmail   string         `json:"providerEmail"`
+	ProviderName    string         `json:"providerName,omitempty"`
+	PatientName     phi.Name       `json:"patientName,omitempty"`
+	ProviderURL     string         `json:"providerUrl"`
+	Start           time.Time      `json:"start"`
+	Timezone        string         `json:"timezone,omitempty"`
+	DurationMinutes int            `json:"durationMinutes"`
+	Security        video.Security `json:"security"`
+}
+
+// SendProviderEmail emails the provider their link. The patient's name is masked in
+// the subject, which mail systems show and index everywhere, and in the body too:
+// the provider's own schedule has the full name.
+func (a *Activities) SendProviderEmail(ctx context.Context, in ProviderInvite) error {
+	if in.ProviderEmail == "" {
+		return classify(&PermanentError{Err: errors.New("provider email: no address")})
+	}
+	patient := phi.MaskName(string(in.PatientName))
+	if patient == "" {
+		patient = "a patient"
+	}
+	when := localTime(in.Start, in.Timezone)
+	ref := Reference(in.SessionID)
+	subject := fmt.Sprintf("Telehealth session with %s - %s", patient, when)
+
+	var b strings.Builder
+	if in.ProviderName != "" {
+		fmt.Fprintf(&b, "Hello %s,\n\n", in.ProviderName)
+	} else {
+		b.WriteString("Hello,\n\n")
+	}
+	fmt.Fprintf(&b, "You have a telehealth session with %s.\n\n", patient)
+	fmt.Fprintf(&b, "Start the session: %s\n", in.ProviderURL)
+	fmt.Fprintf(&b, "When: %s\n", when)
+	fmt.Fprintf(&b, "Duration: %d minutes\n", in.DurationMinutes)
+	fmt.Fprintf(&b, "Session reference: %s (%s)\n", ref, in.SessionID)
+	b.WriteString("\nThis link is yours alone: do not forward it.\n")
+	fmt.Fprintf(&b, "\n%s\n", a.Clinic.Name)
+
+	html, err := render(providerHTML, map[string]any{
+		"Provider": in.ProviderName, "Patient": patient, "URL": in.ProviderURL,
+		"When": when, "Minutes": in.DurationMinutes, "Ref": ref,
+		"SessionID": in.SessionID, "Clinic": a.Clinic.Name,
+	})
+	if err != nil {
+		return err
+	}
+	return classify(a.Mail.SendEmail(ctx, Email{
+		SessionID: in.SessionID,
+		To:        phi.Email(in.ProviderEmail),
+		Subject:   subject,
+		Text:      b.String(),
+		HTML:      html,
+	}))
+}
+
+// Reference is a session's short reference for people to read out on the phone: the
+// random part of its id, upper-cased and split in two ("A3F-7K2"). The full id goes
+// with it in messages.
+func Reference(sessionID string) string {
+	i := strings.LastIndexByte(sessionID, '-')
+	suffix := strings.ToUpper(sessionID[i+1:])
+	if len(suffix) == 6 {
+		return suffix[:3] + "-" + suffix[3:]
+	}
+	return suffix
+}
+
+var (
+	patientHTML = template.Must(template.New("patient").Parse(`<!doctype html>
+<html><body>
+<p>Hello,</p>
+<p>Your secure telehealth session is ready.</p>
+<p><a href="{{.URL}}">Join your session</a></p>
+<ul>
+<li>When: {{.When}}</li>
+<li>Duration: {{.Minutes}} minutes</li>
+</ul>
+{{if .Security}}<p>Security:</p>
+<ul>{{range .Security}}<li>{{.}}</li>{{end}}</ul>
+{{if .WaitingRoom}}<p>{{.WaitingRoomLine}}</p>{{end}}{{end}}
+<p>Session reference: <strong>{{.Ref}}</strong> ({{.SessionID}})</p>
+<p>Please join 5 minutes early.{{if .Phone}} Questions? Call {{.Phone}}.{{end}}</p>
+<p>{{.Clinic}}</p>
+</body></html>
+`))
+	providerHTML = template.Must(template.New("provider").Parse(`<!doctype html>
+<html><body>
+<p>Hello{{if .Provider}} {{.Provider}}{{end}},</p>
+<p>You have a telehealth session with {{.Patient}}.</p>
+<p><a href="{{.URL}}">Start the session</a></p>
+<ul>
+<li>When: {{.When}}</li>
+<li>Duration: {{.Minutes}} minutes</li>
+<li>Session reference: {{.Ref}} ({{.SessionID}})</li>
+</ul>
+<p>This link is yours alone: do not forward it.</p>
+<p>{{.Clinic}}</p>
+</body></html>
+`))
+)
+
+// render fills an HTML template; html/template escapes every value.
+func render(t *template.Template, data any) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("email template: %w", err)
+	}
+	return b.String(), nil
 }
 
 // SendInviteSMS texts the patient their link and time.

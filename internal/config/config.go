@@ -20,6 +20,8 @@ import (
 const (
 	PlatformSandbox = "sandbox"
 	PlatformZoom    = "zoom"
+	PlatformDoxy    = "doxy"
+	PlatformMeet    = "meet"
 )
 
 // Config is the resolved configuration of the worker and the API.
@@ -140,8 +142,11 @@ func (c Config) validate() error {
 				bad("%s is required when VIDEO_PLATFORM is zoom", name)
 			}
 		}
+	case PlatformDoxy, PlatformMeet:
+		errs = append(errs, c.Vendors.platformProblems(c.VideoPlatform)...)
 	default:
-		bad("VIDEO_PLATFORM must be %q or %q", PlatformSandbox, PlatformZoom)
+		bad("VIDEO_PLATFORM must be %q, %q, %q or %q",
+			PlatformSandbox, PlatformZoom, PlatformDoxy, PlatformMeet)
 	}
 	// Map iteration above is unordered: sort so that the report is stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
