@@ -34,7 +34,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	acts, closeActs, err := app.NewActivities(ctx, cfg, logger)
+	acts, closeActs, err := app.NewActivities(ctx, cfg, logger, app.WithTemporal(tc))
 	if err != nil {
 		return err
 	}

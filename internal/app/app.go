@@ -55,13 +55,19 @@ func APIConfig(cfg config.Config) api.Config {
 }
 
 // NewActivities builds the activities: the configured video platform (starting the
-// local sandbox when it is the platform) and the local sinks under the data folder.
+// local sandbox when it is the platform), and for each side effect its configured
+// vendor, or the local sink under the data folder when the vendor is not configured.
 // The returned func releases what was started.
 func NewActivities(
 	ctx context.Context,
 	cfg config.Config,
 	logger *slog.Logger,
+	opts ...Option,
 ) (*activities.Activities, func(), error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// The data folder holds PHI: this user's only.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data folder: %w", err)
@@ -71,7 +77,7 @@ func NewActivities(
 		return nil, nil, err
 	}
 	outbox := sink.NewOutbox(cfg.Path("outbox.jsonl"))
-	return &activities.Activities{
+	acts := &activities.Activities{
 		Video:    platform,
 		Log:      sink.NewSessionLog(cfg.Path("sessions.csv")),
 		Mail:     outbox,
@@ -79,7 +85,12 @@ func NewActivities(
 		Staff:    outbox,
 		Triggers: outbox,
 		Clinic:   activities.Clinic{Name: cfg.ClinicName, Phone: cfg.ClinicPhone},
-	}, stop, nil
+	}
+	if err := wireVendors(ctx, cfg, logger, acts, outbox, o); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return acts, stop, nil
 }
 
 // Sandbox credentials: the sandbox runs inside the worker, so these never leave it.
@@ -107,6 +118,9 @@ func newPlatform(
 		UserID:       cfg.ZoomUserID,
 		HTTPClient:   &http.Client{Timeout: cfg.VideoCallTimeout},
 		Logger:       logger,
+	}
+	if p, err := newOtherPlatform(ctx, cfg); p != nil || err != nil {
+		return p, func() {}, err
 	}
 	if cfg.VideoPlatform == config.PlatformZoom || cfg.VideoAPIURL != "" {
 		return video.NewZoom(zc), func() {}, nil

@@ -91,6 +91,7 @@ func (c Config) validate() error {
 
 	errs = append(errs, c.Security.problems()...)
 	errs = append(errs, c.Vendors.problems()...)
+	errs = append(errs, c.Vendors.feeProblems(c.SessionFeeCents)...)
 	errs = append(errs, c.Visit.problems()...)
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT must be from 1 to 65535")

@@ -180,6 +180,19 @@ func (v Vendors) triggerProblems() []error {
 	return errs
 }
 
+// feeProblems checks the session fee against the billing module's limits: it refuses
+// an amount of 0 or more than 100000 cents.
+func (v Vendors) feeProblems(feeCents int) []error {
+	if v.BillingWebhookURL == "" && v.BillingWorkflowType == "" {
+		return nil
+	}
+	if feeCents < 1 || feeCents > 100000 {
+		return []error{problem("SESSION_FEE_CENTS must be from 1 to 100000 " +
+			"when billing is configured")}
+	}
+	return nil
+}
+
 // platformProblems checks the settings of the chosen video platform.
 func (v Vendors) platformProblems(platform string) []error {
 	switch platform {

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sendgrid/rest"
 	sg "github.com/sendgrid/sendgrid-go"
 	"github.com/sendgrid/sendgrid-go/helpers/mail"
-	"github.com/sendgrid/rest"
 
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/integrations/vendor"
