@@ -135,7 +135,8 @@ func reasonOf(status string) string {
 }
 
 func (g *Google) serve(w http.ResponseWriter, r *http.Request) {
-	req, fault := g.record(r)
+	// Faults are for API calls; the token endpoint always answers.
+	req, fault := g.log(r, r.URL.Path != "/token")
 	wait(r, fault)
 	if r.URL.Path == "/token" {
 		g.token(w, r)
@@ -251,4 +252,11 @@ func (g *Google) token(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok, "expires_in": 3599, "token_type": "Bearer"})
+}
+
+// SetCell writes one cell, as a person editing the sheet would.
+func (g *Google) SetCell(spreadsheetID, tab string, row, col int, v string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sheets[spreadsheetID][tab] = setCell(g.sheets[spreadsheetID][tab], row, col, v)
 }

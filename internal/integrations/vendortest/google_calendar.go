@@ -12,7 +12,7 @@ type calEvent map[string]any
 
 // eventIDRule is Calendar's rule for client-chosen event ids: base32hex characters
 // (a-v, 0-9), 5 to 1024 of them.
-var eventIDRule = regexp.MustCompile(`^[a-v0-9]{5,1024}$`)
+var eventIDRule = regexp.MustCompile(`^[a-v0-9]{5,}$`)
 
 // Events returns a calendar's live events by id.
 func (g *Google) Events(calendarID string) map[string]map[string]any {
@@ -48,7 +48,7 @@ func (g *Google) calendarCall(r *http.Request, body []byte) (int, any) {
 			return 400, googleError(400, "INVALID_ARGUMENT", "Parse Error")
 		}
 		id, _ := e["id"].(string)
-		if id != "" && !eventIDRule.MatchString(id) {
+		if id != "" && (!eventIDRule.MatchString(id) || len(id) > 1024) {
 			return 400, googleError(400, "INVALID_ARGUMENT", "Invalid resource id value.")
 		}
 		if events[id] != nil || g.deleted[cal+"/"+id] {

@@ -64,6 +64,11 @@ func (b *base) URL() string { return b.srv.URL }
 
 // record logs the request and returns the fault to apply, if any.
 func (b *base) record(r *http.Request) (Request, *Fault) {
+	return b.log(r, true)
+}
+
+// log logs the request and, when faulty is set, takes the next fault.
+func (b *base) log(r *http.Request, faulty bool) (Request, *Fault) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
@@ -71,7 +76,7 @@ func (b *base) record(r *http.Request) (Request, *Fault) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = append(b.requests, req)
-	if len(b.faults) == 0 {
+	if len(b.faults) == 0 || !faulty {
 		return req, nil
 	}
 	f := b.faults[0]
