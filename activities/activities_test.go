@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/telehealth/sessions/activities"
+	"github.com/telehealth/sessions/internal/integrations/vendor"
 	"github.com/telehealth/sessions/internal/video"
 	"github.com/telehealth/sessions/internal/video/sandbox"
 )
@@ -177,4 +178,74 @@ func TestRejectedDeliveryIsPermanent(t *testing.T) {
 	_, err = env(a).ExecuteActivity(a.NotifyStaff, activities.Notice{SessionID: "S"})
 	require.True(t, errors.As(err, &app))
 	assert.False(t, app.NonRetryable(), "other faults are retried")
+}
+
+func TestProviderEmailMasksThePatient(t *testing.T) {
+	c := &capture{}
+	a := &activities.Activities{Mail: c, Clinic: activities.Clinic{Name: "Hillside Clinic"}}
+	in := activities.ProviderInvite{
+		SessionID:       "SESSION-1730851234567-a3f7k2",
+		ProviderEmail:   "dr.smith@clinic.example",
+		ProviderName:    "Dr. Smith",
+		PatientName:     "Sarah Johnson",
+		ProviderURL:     "https://zoom.us/s/1?zak=abc",
+		Start:           time.Date(2027, 3, 1, 14, 0, 0, 0, time.UTC),
+		Timezone:        "America/New_York",
+		DurationMinutes: 30,
+	}
+	_, err := env(a).ExecuteActivity(a.SendProviderEmail, in)
+	require.NoError(t, err)
+
+	require.Len(t, c.emails, 1)
+	m := c.emails[0]
+	assert.Equal(t, "dr.smith@clinic.example", string(m.To))
+	assert.Contains(t, m.Subject, "S*** J***")
+	for _, part := range []string{m.Subject, m.Text, m.HTML} {
+		assert.NotContains(t, part, "Sarah")
+		assert.NotContains(t, part, "Johnson")
+	}
+	assert.Contains(t, m.Text, "Start the session: https://zoom.us/s/1?zak=abc")
+	assert.Contains(t, m.HTML, `href="https://zoom.us/s/1?zak=abc"`)
+	assert.Contains(t, m.Text, "9:00 AM EST")
+	assert.Contains(t, m.Text, "A3F-7K2")
+
+	in.ProviderEmail = ""
+	_, err = env(a).ExecuteActivity(a.SendProviderEmail, in)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app))
+	assert.True(t, app.NonRetryable(), "no address: nothing to retry")
+}
+
+func TestPatientEmailHasHTML(t *testing.T) {
+	c := &capture{}
+	a := &activities.Activities{Mail: c, Clinic: activities.Clinic{Name: "A & B Clinic"}}
+	_, err := env(a).ExecuteActivity(a.SendInviteEmail, activities.Invite{
+		SessionID: "SESSION-1730851234567-a3f7k2", Email: "sarah@example.com",
+		MeetingURL: "https://zoom.us/j/1?pwd=x&a=b", Start: time.Now().Add(time.Hour),
+		DurationMinutes: 30, Security: video.Security{EncryptionEnabled: true},
+	})
+	require.NoError(t, err)
+	html := c.emails[0].HTML
+	assert.Contains(t, html, `href="https://zoom.us/j/1?pwd=x&amp;a=b"`)
+	assert.Contains(t, html, "A &amp; B Clinic", "escaped")
+	assert.Contains(t, html, "<li>encrypted</li>")
+}
+
+func TestVendorFaultsAreClassified(t *testing.T) {
+	c := &capture{err: &vendor.Error{Vendor: "twilio", Op: "send sms", Status: 400,
+		Code: 21211}}
+	a := &activities.Activities{SMS: c}
+	in := activities.Invite{SessionID: "S", Phone: "+15551234567"}
+	_, err := env(a).ExecuteActivity(a.SendInviteSMS, in)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app))
+	assert.True(t, app.NonRetryable())
+	assert.Equal(t, activities.ErrTypeDeliveryRejected, app.Type())
+
+	c.err = &vendor.Error{Vendor: "twilio", Op: "send sms", Status: 429, Retryable: true,
+		RetryAfter: 9 * time.Second}
+	_, err = env(a).ExecuteActivity(a.SendInviteSMS, in)
+	require.True(t, errors.As(err, &app))
+	assert.False(t, app.NonRetryable())
+	assert.Equal(t, 9*time.Second, app.NextRetryDelay())
 }

@@ -41,8 +41,8 @@ func row(status string, at time.Time) activities.LogRow {
 	return activities.LogRow{
 		Timestamp: at, SessionID: "SESSION-1730851234567-a3f7k2", BookingID: "BOOK-1",
 		MeetingID: "85012345678", PatientEmail: "sarah.johnson@example.com",
-		MeetingURL:  "https://zoom.us/j/85012345678?pwd=secret",
-		ProviderURL: "https://zoom.us/s/85012345678?zak=token",
+		MeetingURL:     "https://zoom.us/j/85012345678?pwd=secret",
+		ProviderURL:    "https://zoom.us/s/85012345678?zak=token",
 		ScheduledStart: t0.Add(time.Hour), DurationMinutes: 30,
 		EncryptionEnabled: true, WaitingRoomEnabled: true, ClientIP: "203.0.113.7",
 		Status: status,
@@ -98,7 +98,7 @@ func TestSheetsFailures(t *testing.T) {
 		status    int
 		after     time.Duration
 	}{
-		"unknown spreadsheet is permanent": {id: "nope", status: 404},
+		"unknown spreadsheet is permanent":  {id: "nope", status: 404},
 		"no session_id column is permanent": {header: []string{"status"}},
 		"quota is retried, waiting as asked": {
 			fault: &vendortest.Fault{Status: 429, RetryAfter: "5"}, retryable: true,

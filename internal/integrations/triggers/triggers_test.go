@@ -86,7 +86,7 @@ func TestWebhookFailures(t *testing.T) {
 		retryable bool
 		detail    string
 	}{
-		"validation is permanent": {fee: 0, detail: "amount (must be greater than 0)"},
+		"validation is permanent":    {fee: 0, detail: "amount (must be greater than 0)"},
 		"wrong api key is permanent": {fee: 100, key: "nope"},
 		"wrong signature is permanent": {fee: 100,
 			secret: []byte(strings.Repeat("x", 32))},
