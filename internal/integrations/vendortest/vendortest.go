@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// Fault is an answer to give instead of the normal one.
+// Fault is an answer to give instead of the normal one. The zero Fault lets its
+// request through, so that a fault can be aimed at a later request.
 type Fault struct {
 	Status     int           // HTTP status to answer with
 	Body       string        // body; the vendor's usual error body when empty
@@ -81,6 +82,9 @@ func (b *base) log(r *http.Request, faulty bool) (Request, *Fault) {
 	}
 	f := b.faults[0]
 	b.faults = b.faults[1:]
+	if f == (Fault{}) {
+		return req, nil
+	}
 	return req, &f
 }
 
