@@ -273,3 +273,58 @@ func TestFullLifecycleWithEveryVendor(t *testing.T) {
 	assert.Equal(t, 24*time.Hour, spy.at["followup"].Sub(spy.at["billing"]).Round(time.Minute),
 		"follow-up 24 hours later")
 }
+
+// followUpCampaign stands for M05's workflow: it takes one trigger signal and ends.
+func followUpCampaign(ctx workflow.Context) (map[string]any, error) {
+	var got map[string]any
+	workflow.GetSignalChannel(ctx, "FollowUpDue").Receive(ctx, &got)
+	return got, nil
+}
+
+// TestFollowUpBySignalWithStart hands the follow-up to a workflow on the same cluster:
+// the trigger starts it with its signal, and a retry after it has finished starts
+// nothing new.
+func TestFollowUpBySignalWithStart(t *testing.T) {
+	queue := uniqueID("m05")
+	w := worker.New(temporalClient, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(followUpCampaign,
+		workflow.RegisterOptions{Name: "FollowUpCampaign"})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	cfg, err := config.FromMap(map[string]string{
+		"DATA_DIR":               t.TempDir(),
+		"SANDBOX_ADDR":           "127.0.0.1:0",
+		"FOLLOWUP_WORKFLOW_TYPE": "FollowUpCampaign",
+		"FOLLOWUP_TASK_QUEUE":    queue,
+	})
+	require.NoError(t, err)
+	_, _, err = app.NewActivities(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	require.ErrorContains(t, err, "needs a Temporal client")
+	acts, stop, err := app.NewActivities(t.Context(), cfg, slog.New(slog.DiscardHandler),
+		app.WithTemporal(temporalClient))
+	require.NoError(t, err)
+	t.Cleanup(stop)
+
+	sessionID := "SESSION-" + uniqueID("sws")
+	req := activities.FollowUpRequest{SessionID: sessionID, BookingID: "BOOK-1",
+		PatientEmail: "sarah.johnson@example.com", VisitDate: time.Now()}
+	require.NoError(t, acts.Triggers.TriggerFollowUp(t.Context(), req))
+
+	run := temporalClient.GetWorkflow(t.Context(), sessionID+"-followup", "")
+	var got map[string]any
+	require.NoError(t, run.Get(t.Context(), &got))
+	assert.Equal(t, "followup", got["campaign_type"])
+	assert.Equal(t, sessionID+"-followup", got["idempotency_key"])
+
+	runID := func() string {
+		d, err := temporalClient.DescribeWorkflowExecution(t.Context(),
+			sessionID+"-followup", "")
+		require.NoError(t, err)
+		return d.WorkflowExecutionInfo.Execution.RunId
+	}
+	first := runID()
+	require.NotEmpty(t, first)
+	require.NoError(t, acts.Triggers.TriggerFollowUp(t.Context(), req), "a retry")
+	assert.Equal(t, first, runID(), "no second campaign")
+}
