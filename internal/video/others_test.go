@@ -156,7 +156,8 @@ func TestMeetFailures(t *testing.T) {
 		status    int
 	}{
 		"forbidden is permanent": {fault: vendortest.Fault{Status: 403}, status: 403},
-		"rate limit is retried":  {fault: vendortest.Fault{Status: 429}, retryable: true, status: 429},
+		"rate limit is retried": {fault: vendortest.Fault{Status: 429}, retryable: true,
+			status: 429},
 		"server error is retried": {fault: vendortest.Fault{Status: 500}, retryable: true,
 			status: 500},
 		"timeout is retried": {fault: vendortest.Fault{Status: 200, Delay: 2 * time.Second},

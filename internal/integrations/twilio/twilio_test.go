@@ -63,7 +63,8 @@ func TestSendSMSFailures(t *testing.T) {
 	}{
 		"invalid number is permanent (21211)": {to: "+1555", status: 400, code: 21211},
 		"landline is permanent (21614)":       {to: "+15550100999", status: 400, code: 21614},
-		"bad credentials are permanent":       {authToken: strings.Repeat("bad0", 8), status: 401, code: 20003},
+		"bad credentials are permanent": {authToken: strings.Repeat("bad0", 8),
+			status: 401, code: 20003},
 		"rate limit is retried, waiting as asked": {
 			fault: &vendortest.Fault{Status: 429, RetryAfter: "3"}, retryable: true,
 			status: 429, code: 20429, retryAfter: 3 * time.Second},

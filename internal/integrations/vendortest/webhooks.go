@@ -120,8 +120,9 @@ func NewTeams(t testing.TB) *Webhook {
 			} `json:"attachments"`
 		}
 		bad := map[string]any{"error": map[string]any{
-			"code":    "TriggerInputSchemaMismatch",
-			"message": "The input body for trigger 'manual' of type 'Request' did not match its schema definition.",
+			"code": "TriggerInputSchemaMismatch",
+			"message": "The input body for trigger 'manual' of type 'Request' did " +
+				"not match its schema definition.",
 		}}
 		if json.Unmarshal(body, &m) != nil || m.Type != "message" ||
 			len(m.Attachments) == 0 {
@@ -166,7 +167,8 @@ func (h *Webhook) module(validate func(m map[string]any) []string) {
 		}
 		if errs := validate(m); len(errs) > 0 {
 			return http.StatusBadRequest, map[string]any{"success": false,
-				"error":             "Missing or invalid required fields: " + strings.Join(errs, ", "),
+				"error": "Missing or invalid required fields: " +
+					strings.Join(errs, ", "),
 				"error_code":        "VALIDATION_ERROR",
 				"validation_errors": errs}
 		}
