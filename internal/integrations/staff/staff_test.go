@@ -89,3 +89,15 @@ func TestSlackFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestTransientThenSuccess(t *testing.T) {
+	srv := vendortest.NewTeams(t)
+	srv.Inject(vendortest.Fault{Status: 502})
+	w := staff.New(srv.URL()+srv.Path(), staff.Teams, hc)
+
+	var verr *vendor.Error
+	require.True(t, errors.As(w.Notify(t.Context(), notice), &verr))
+	require.True(t, verr.Retryable)
+	require.NoError(t, w.Notify(t.Context(), notice))
+	assert.Len(t, srv.Posts(), 1)
+}

@@ -216,6 +216,9 @@ func validationDetail(body []byte) string {
 // session is started if it does not exist yet, and signalled with the payload. Its
 // workflow id is the trigger's key, and a closed one is never started again, so a
 // retried trigger reaches the module once.
+//
+// TODO(#5): the payload holds the patient's email, readable in the module's workflow
+// history until the client carries the payload codec.
 type Signal struct {
 	Name         string
 	Client       client.Client

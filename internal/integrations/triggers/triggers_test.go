@@ -129,3 +129,19 @@ func TestConflictMeansDelivered(t *testing.T) {
 		TriggerBilling(t.Context(), billing(100))
 	assert.NoError(t, err)
 }
+
+func TestTransientThenSuccess(t *testing.T) {
+	srv := vendortest.NewFollowUp(t, apiKey, secret)
+	// The module acted but its answer was lost: the retry must not start a second
+	// campaign.
+	srv.Inject(vendortest.Fault{Status: 503, Accept: true})
+	tr := &triggers.Triggers{FollowUp: webhook(srv, "followup")}
+	req := activities.FollowUpRequest{SessionID: "SESSION-1", BookingID: "B",
+		PatientEmail: "sarah@example.com", VisitDate: start}
+
+	var verr *vendor.Error
+	require.True(t, errors.As(tr.TriggerFollowUp(t.Context(), req), &verr))
+	require.True(t, verr.Retryable)
+	require.NoError(t, tr.TriggerFollowUp(t.Context(), req))
+	assert.Len(t, srv.Posts(), 1)
+}

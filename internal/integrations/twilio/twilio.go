@@ -125,10 +125,16 @@ func (t *callTransport) classify(err error) error {
 	t.mu.Lock()
 	status, ra := t.status, t.retryAfter
 	t.mu.Unlock()
+	te, isTwilio := errors.AsType[*twclient.TwilioRestError](err)
+	if status == 0 && isTwilio {
+		// The library refused before sending: credentials it cannot use.
+		return &vendor.Error{Vendor: name, Op: opSend, Code: te.Code,
+			Detail: "credentials rejected by the client library"}
+	}
 	if status == 0 {
 		return vendor.Transport(name, opSend, err)
 	}
-	if te, ok := errors.AsType[*twclient.TwilioRestError](err); ok && te.Status != 0 {
+	if isTwilio && te.Status != 0 {
 		status = te.Status
 		e := vendor.FromStatus(name, opSend, status, http.Header{"Retry-After": {ra}},
 			time.Now())

@@ -120,3 +120,12 @@ func TestTransientThenSuccess(t *testing.T) {
 }
 
 func phiPhone(s string) phi.Phone { return phi.Phone(s) }
+
+func TestUnusableCredentialsArePermanent(t *testing.T) {
+	srv := vendortest.NewTwilio(t, sid, token)
+	err := client(t, srv, "not-alphanumeric!").SendSMS(t.Context(), sms("+15557654321"))
+	var verr *vendor.Error
+	require.True(t, errors.As(err, &verr), "got %v", err)
+	assert.False(t, verr.Retryable)
+	assert.Empty(t, srv.Requests(), "refused before any call")
+}
