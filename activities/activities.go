@@ -64,6 +64,10 @@ type Activities struct {
 	Staff    Notifier
 	Triggers Triggers
 	Clinic   Clinic
+	// Reminders, when set, takes reminders instead of Mail and SMS (visit.go).
+	Reminders Reminders
+	// Queue reaches the provider's waiting room (visit.go); nil: no "you are next".
+	Queue Queue
 }
 
 // Clinic is how messages to patients sign off.
@@ -125,12 +129,20 @@ func (a *Activities) RecordSession(ctx context.Context, row LogRow) error {
 
 // BillingRequest is the billing module's (M04) payment request for a session.
 type BillingRequest struct {
-	SessionID       string    `json:"sessionId"`
-	BookingID       string    `json:"bookingId"`
-	CustomerEmail   phi.Email `json:"customerEmail"`
-	AmountCents     int       `json:"amountCents"`
-	Description     string    `json:"description"`
-	DurationMinutes int       `json:"durationMinutes"`
+	SessionID     string    `json:"sessionId"`
+	BookingID     string    `json:"bookingId"`
+	CustomerEmail phi.Email `json:"customerEmail"`
+	AmountCents   int       `json:"amountCents"`
+	Description   string    `json:"description"`
+	// DurationMinutes is the billed duration: on the live visit, the minutes the
+	// provider and the patient were both in the meeting, rounded up.
+	DurationMinutes int `json:"durationMinutes"`
+	// The live visit adds what the billing module may want to see.
+	ScheduledMinutes int        `json:"scheduledMinutes,omitempty"`
+	ActualStart      *time.Time `json:"actualStart,omitempty"`
+	ActualEnd        *time.Time `json:"actualEnd,omitempty"`
+	// NoShow marks the no-show path: the patient never came.
+	NoShow bool `json:"noShow,omitempty"`
 }
 
 // TriggerBilling hands the session to billing.

@@ -61,6 +61,15 @@ type calls struct {
 	mu   sync.Mutex
 	at   map[string][]time.Time
 	rows []activities.LogRow
+	// args keeps each call's argument, by activity name.
+	args map[string][]any
+}
+
+func (c *calls) arg(env *testsuite.TestWorkflowEnvironment, name string, v any) {
+	c.add(env, name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.args[name] = append(c.args[name], v)
 }
 
 func (c *calls) add(env *testsuite.TestWorkflowEnvironment, name string) {
@@ -83,7 +92,7 @@ func bareEnv() *testsuite.TestWorkflowEnvironment {
 // newEnv mocks every activity as succeeding and records when each ran.
 func newEnv() (*testsuite.TestWorkflowEnvironment, *calls) {
 	env := bareEnv()
-	c := &calls{at: map[string][]time.Time{}}
+	c := &calls{at: map[string][]time.Time{}, args: map[string][]any{}}
 
 	env.OnActivity(acts.CreateMeeting, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CreateMeetingInput) (video.Meeting, error) {
@@ -103,12 +112,16 @@ func newEnv() (*testsuite.TestWorkflowEnvironment, *calls) {
 			func(context.Context, activities.Invite) error { c.add(env, name); return nil })
 	}
 	env.OnActivity(acts.NotifyStaff, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.Notice) error { c.add(env, "NotifyStaff"); return nil })
-	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.BillingRequest) error {
-			c.add(env, "TriggerBilling")
+		func(_ context.Context, n activities.Notice) error {
+			c.arg(env, "NotifyStaff", n)
 			return nil
 		})
+	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, r activities.BillingRequest) error {
+			c.arg(env, "TriggerBilling", r)
+			return nil
+		})
+	mockVisit(env, c)
 	env.OnActivity(acts.TriggerFollowUp, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.FollowUpRequest) error {
 			c.add(env, "TriggerFollowUp")
@@ -152,12 +165,13 @@ func TestLifecycleRunsToFollowUp(t *testing.T) {
 	// Mid-visit: the meeting exists and the session waits for its end.
 	env.RegisterDelayedCallback(func() {
 		s := query(t, env)
-		assert.Equal(t, workflows.StatusScheduled, s.Status)
+		assert.Equal(t, workflows.StatusInProgress, s.Status)
 		assert.Equal(t, workflows.DeliverySent, s.Deliveries.PatientEmail.Status)
 		assert.Equal(t, workflows.DeliverySent, s.Deliveries.PatientSMS.Status)
 		assert.Equal(t, workflows.DeliverySent, s.Deliveries.StaffNotice.Status)
 		assert.Equal(t, workflows.DeliveryPending, s.Deliveries.Billing.Status)
 	}, 2*time.Hour+10*time.Minute)
+	playVisit(env, normalVisit())
 
 	env.ExecuteWorkflow(workflows.SessionLifecycle, in)
 
@@ -178,21 +192,23 @@ func TestLifecycleRunsToFollowUp(t *testing.T) {
 	assert.True(t, links.Security.WaitingRoomEnabled)
 	assert.Equal(t, final.SessionID, links.TraceID, "trace id defaults to the session id")
 
-	// Billing at scheduled end + buffer; follow-up 24 h after that.
-	end := in.Booking.ScheduledStart.Add(35 * time.Minute)
+	// Billing once the meeting has ended and the host has not come back; follow-up
+	// 24 h after the visit's real end.
+	end := in.Booking.ScheduledStart.Add(30 * time.Minute)
 	require.Len(t, c.at["TriggerBilling"], 1)
-	assert.Equal(t, end, c.at["TriggerBilling"][0])
+	assert.Equal(t, end.Add(workflows.DefaultRejoinGrace), c.at["TriggerBilling"][0])
 	require.Len(t, c.at["TriggerFollowUp"], 1)
 	assert.Equal(t, end.Add(24*time.Hour), c.at["TriggerFollowUp"][0])
 
 	// The fan-out ran right after the meeting, all at the same workflow time.
 	for _, name := range []string{"SendInviteEmail", "SendInviteSMS", "NotifyStaff"} {
-		require.Len(t, c.at[name], 1, name)
+		require.NotEmpty(t, c.at[name], name)
 		assert.Equal(t, start0, c.at[name][0], name)
 	}
-	require.Len(t, c.rows, 2)
+	require.Len(t, c.rows, 3)
 	assert.Equal(t, "SCHEDULED", c.rows[0].Status)
-	assert.Equal(t, "COMPLETED", c.rows[1].Status)
+	assert.Equal(t, "ENDED", c.rows[1].Status)
+	assert.Equal(t, "COMPLETED", c.rows[2].Status)
 	assert.Equal(t, "203.0.113.9", c.rows[0].ClientIP)
 }
 
@@ -294,6 +310,8 @@ func TestFailedSideEffectDoesNotStopTheSession(t *testing.T) {
 	env.OnActivity(acts.RecordSession, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.TriggerFollowUp, mock.Anything, mock.Anything).Return(nil)
+	mockVisit(env, &calls{at: map[string][]time.Time{}, args: map[string][]any{}})
+	playVisit(env, normalVisit())
 
 	env.ExecuteWorkflow(workflows.SessionLifecycle, input())
 
@@ -305,7 +323,8 @@ func TestFailedSideEffectDoesNotStopTheSession(t *testing.T) {
 	assert.Contains(t, final.Deliveries.PatientEmail.Error, activities.ErrTypeDeliveryRejected)
 	assert.Equal(t, workflows.DeliverySent, final.Deliveries.Billing.Status)
 	assert.ElementsMatch(t, []string{"Telehealth session created",
-		"Telehealth patient email failed"}, events, "staff hear of the failure")
+		"Telehealth patient email failed", "Telehealth patient in the waiting room"},
+		events, "staff hear of the failure")
 }
 
 func TestInvalidBookingFailsWithoutAMeeting(t *testing.T) {
