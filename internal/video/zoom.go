@@ -254,6 +254,9 @@ func (z *Zoom) do(op string, req *http.Request, out any) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return z.statusError(op, resp, body)
 	}
+	if out == nil {
+		return nil // 204: the calls that change a meeting answer with no body
+	}
 	// A malformed success is retryable: for a create, the next attempt (MayExist)
 	// finds the meeting if Zoom made it.
 	if err := json.Unmarshal(body, out); err != nil {
@@ -499,17 +502,62 @@ func (z *Zoom) HostLink(ctx context.Context, meetingID string) (string, error) {
 	return "", unsupported("host link")
 }
 
-// UpdateMeeting is not offered yet. TODO(#4): reschedule.
+// UpdateMeeting moves a meeting: PATCH /meetings/{meetingId}, answered 204.
 func (z *Zoom) UpdateMeeting(ctx context.Context, meetingID string, req MeetingRequest) error {
-	return unsupported("update meeting")
+	const op = "update meeting"
+	if err := checkMeetingID(op, meetingID); err != nil {
+		return err
+	}
+	if req.Start.IsZero() || req.DurationMinutes <= 0 {
+		return &Error{Op: op, Message: "no start time or duration"}
+	}
+	body := struct {
+		StartTime string `json:"start_time"`
+		Duration  int    `json:"duration"`
+		Timezone  string `json:"timezone,omitempty"`
+	}{req.Start.UTC().Format("2006-01-02T15:04:05Z"), req.DurationMinutes, req.Timezone}
+	return z.call(ctx, op, http.MethodPatch, "/meetings/"+meetingID, body, nil)
 }
 
-// EndMeeting is not offered yet. TODO(#4): auto-end and no-show.
+// EndMeeting ends a meeting in progress: PUT /meetings/{meetingId}/status with the
+// action "end". A meeting that no longer exists has nothing left to end.
 func (z *Zoom) EndMeeting(ctx context.Context, meetingID string) error {
-	return unsupported("end meeting")
+	const op = "end meeting"
+	if err := checkMeetingID(op, meetingID); err != nil {
+		return err
+	}
+	err := z.call(ctx, op, http.MethodPut, "/meetings/"+meetingID+"/status",
+		map[string]string{"action": "end"}, nil)
+	return goneIsDone(err)
 }
 
-// DeleteMeeting is not offered yet. TODO(#4): cancel.
+// DeleteMeeting deletes a meeting without Zoom's own emails to host or registrants:
+// the session tells people itself. A meeting already gone counts as deleted.
 func (z *Zoom) DeleteMeeting(ctx context.Context, meetingID string) error {
-	return unsupported("delete meeting")
+	const op = "delete meeting"
+	if err := checkMeetingID(op, meetingID); err != nil {
+		return err
+	}
+	q := url.Values{"schedule_for_reminder": {"false"}, "cancel_meeting_reminder": {"false"}}
+	err := z.call(ctx, op, http.MethodDelete, "/meetings/"+meetingID+"?"+q.Encode(),
+		nil, nil)
+	return goneIsDone(err)
+}
+
+// checkMeetingID refuses anything but a meeting number, which also keeps the path
+// free of injected segments.
+func checkMeetingID(op, id string) error {
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return &Error{Op: op, Message: "meeting id is not a meeting number"}
+	}
+	return nil
+}
+
+// goneIsDone treats Zoom's "meeting does not exist" (404, code 3001) as success.
+func goneIsDone(err error) error {
+	if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusNotFound &&
+		(e.Code == 3001 || e.Code == 0) {
+		return nil
+	}
+	return err
 }

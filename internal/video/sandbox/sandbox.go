@@ -1,8 +1,9 @@
 // Package sandbox is a local stand-in for Zoom: an http.Handler that speaks Zoom's wire
 // format for the calls the video package makes (Server-to-Server OAuth token, create,
-// list, get and delete meetings) and serves the join and start links it hands out, so
-// that they open in local runs. Tests can inject faults through the Server's methods;
-// none of that is reachable over HTTP.
+// list, get, update, end and delete meetings), sends Zoom-format signed webhook
+// events for the visits it plays (visit.go), and serves the join and start links it
+// hands out, so that they open in local runs. Tests can inject faults through the
+// Server's methods; none of that is reachable over HTTP.
 //
 // Mount it at the root of a server and point the client at it: API URL
 // <base>/v2, OAuth URL <base>/oauth/token.
@@ -10,6 +11,7 @@ package sandbox
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -49,6 +51,10 @@ type Options struct {
 	// MaxPageSize caps the list page_size; default 300, as Zoom's. Lower it to make
 	// clients page.
 	MaxPageSize int
+	// WebhookURL, when set, receives the meetings' events, signed with
+	// WebhookSecret as Zoom signs them (visit.go).
+	WebhookURL    string
+	WebhookSecret string
 }
 
 // Endpoint names a sandbox call, for fault injection.
@@ -61,6 +67,8 @@ const (
 	ListMeetings  Endpoint = "list meetings"
 	GetMeeting    Endpoint = "get meeting"
 	DeleteMeeting Endpoint = "delete meeting"
+	UpdateMeeting Endpoint = "update meeting"
+	MeetingStatus Endpoint = "update meeting status"
 )
 
 // Fault is one injected misbehaviour. With a Status, the call is not carried out: the
@@ -85,6 +93,8 @@ type Server struct {
 	tokens   map[string]time.Time // access token → expiry
 	meetings map[int64]*record
 	faults   map[Endpoint][]Fault
+	live     map[string]*live // meeting id → the instance in progress
+	ends     map[string]int   // meeting id → times ended
 }
 
 // New returns a Server, with the meetings saved at opts.StatePath if there are any.
@@ -97,6 +107,8 @@ func New(opts Options) (*Server, error) {
 		tokens:   map[string]time.Time{},
 		meetings: map[int64]*record{},
 		faults:   map[Endpoint][]Fault{},
+		live:     map[string]*live{},
+		ends:     map[string]int{},
 	}
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("sandbox: load state: %w", err)
@@ -106,6 +118,10 @@ func New(opts Options) (*Server, error) {
 	s.handle("GET /v2/users/{userId}/meetings", ListMeetings, s.authed(s.listMeetings))
 	s.handle("GET /v2/meetings/{meetingId}", GetMeeting, s.authed(s.getMeeting))
 	s.handle("DELETE /v2/meetings/{meetingId}", DeleteMeeting, s.authed(s.deleteMeeting))
+	s.handle("PATCH /v2/meetings/{meetingId}", UpdateMeeting, s.authed(s.updateMeeting))
+	s.handle("PUT /v2/meetings/{meetingId}/status", MeetingStatus,
+		s.authed(s.updateStatus))
+	s.mux.HandleFunc("POST /sandbox/meetings/{meetingId}/{action}", s.play)
 	s.mux.HandleFunc("GET /j/{meetingId}", s.page("patient"))
 	s.mux.HandleFunc("GET /s/{meetingId}", s.page("host"))
 	return s, nil
@@ -501,13 +517,18 @@ func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("meetingId")
 	n, _ := strconv.ParseInt(id, 10, 64)
 	s.mu.Lock()
-	_, found := s.meetings[n]
+	rec, found := s.meetings[n]
 	var err error
 	if found {
 		delete(s.meetings, n)
+		delete(s.live, id)
 		err = s.saveLocked()
 	}
 	s.mu.Unlock()
+	if found && err == nil {
+		m := rec.Meeting
+		go func() { _ = s.Send(context.Background(), deletedEvent(s.opts.AccountID, m)) }()
+	}
 	switch {
 	case !found:
 		writeJSON(w, http.StatusNotFound, notFound(id))
@@ -625,4 +646,16 @@ func (s *Server) saveLocked() error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// deletedEvent is Zoom's meeting.deleted event for m.
+func deletedEvent(account string, m meeting) map[string]any {
+	return map[string]any{
+		"event":    "meeting.deleted",
+		"event_ts": time.Now().UnixMilli(),
+		"payload": map[string]any{"account_id": account, "operator": "api",
+			"object": map[string]any{"id": m.ID, "uuid": m.UUID, "host_id": m.HostID,
+				"topic": m.Topic, "type": m.Type, "start_time": m.StartTime,
+				"duration": m.Duration}},
+	}
 }
