@@ -1,10 +1,18 @@
 package activities
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/telehealth/sessions/internal/phi"
 	"github.com/telehealth/sessions/internal/video"
@@ -181,4 +189,72 @@ func (a *Activities) PromoteNextInQueue(ctx context.Context, q QueueInput) error
 		return nil
 	}
 	return classify(a.Queue.PromoteNext(ctx, q.ProviderID))
+}
+
+// ReminderWebhook hands reminders to the messaging module (M08) over HTTP: a JSON POST
+// to URL. A 4xx other than 408 and 429 is permanent; 408, 429 and 5xx are retried,
+// after the Retry-After the module asked for.
+type ReminderWebhook struct {
+	URL    string
+	Client *http.Client
+}
+
+// reminderTrigger is the body M08 receives. It names the message to send and whom to;
+// M08 renders it.
+type reminderTrigger struct {
+	Type            string    `json:"type"`
+	SessionID       string    `json:"session_id"`
+	BookingID       string    `json:"booking_id"`
+	PatientEmail    phi.Email `json:"patient_email"`
+	PatientPhone    phi.Phone `json:"patient_phone,omitempty"`
+	MeetingURL      string    `json:"meeting_url"`
+	ScheduledStart  time.Time `json:"scheduled_start"`
+	Timezone        string    `json:"timezone,omitempty"`
+	DurationMinutes int       `json:"duration_minutes"`
+}
+
+// TriggerReminder posts the reminder to M08.
+func (w *ReminderWebhook) TriggerReminder(ctx context.Context, r Reminder) error {
+	body, err := json.Marshal(reminderTrigger{
+		Type: "telehealth_reminder", SessionID: r.SessionID, BookingID: r.BookingID,
+		PatientEmail: r.Email, PatientPhone: r.Phone, MeetingURL: r.MeetingURL,
+		ScheduledStart: r.Start, Timezone: r.Timezone, DurationMinutes: r.DurationMinutes,
+	})
+	if err != nil {
+		return &PermanentError{Err: fmt.Errorf("reminder webhook: encode: %w", err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return &PermanentError{Err: errors.New("reminder webhook: bad url")}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "reminder-"+r.SessionID+"-"+
+		strconv.FormatInt(r.Start.Unix(), 10))
+	client := w.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		// net/http puts the URL in its errors: say less.
+		return errors.New("reminder webhook: no response")
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	switch code := resp.StatusCode; {
+	case code/100 == 2:
+		return nil
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests ||
+		code >= 500:
+		e := fmt.Errorf("reminder webhook: status %d", code)
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			return temporal.NewApplicationErrorWithOptions(e.Error(), "ReminderBusy",
+				temporal.ApplicationErrorOptions{
+					NextRetryDelay: time.Duration(secs) * time.Second,
+				})
+		}
+		return e
+	default:
+		return &PermanentError{Err: fmt.Errorf("reminder webhook: status %d", code)}
+	}
 }

@@ -10,6 +10,11 @@ export DATA_DIR="${DATA_DIR:-$PWD/.data}"
 export BIND_ADDR="${BIND_ADDR:-127.0.0.1}"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 mkdir -p "$DATA_DIR" bin && chmod 700 "$DATA_DIR"
+# The local sandbox signs its webhook events with this run's own secret.
+if [[ "${VIDEO_PLATFORM:-sandbox}" == sandbox && -z "${ZOOM_WEBHOOK_SECRET_TOKEN:-}" ]]; then
+	ZOOM_WEBHOOK_SECRET_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+	export ZOOM_WEBHOOK_SECRET_TOKEN
+fi
 
 pids=()
 stop() {
@@ -50,6 +55,8 @@ cat <<MSG
   API               http://127.0.0.1:${PORT:-8080}/webhook/telehealth-session
   Session log       $DATA_DIR/sessions.csv
   Outbox            $DATA_DIR/outbox.jsonl
+  Play a visit      curl -X POST http://127.0.0.1:9090/sandbox/meetings/<meeting_id>/start
+                    (then wait, admit, leave, end)
   Ctrl-C stops everything.
 
 MSG

@@ -34,6 +34,8 @@ type Config struct {
 	CreateWait      time.Duration
 	DefaultDuration int
 	Policy          workflows.Policy
+	// ZoomWebhookSecret is the Zoom app's secret token; empty: no Zoom webhook.
+	ZoomWebhookSecret string
 }
 
 // Server serves the API.
@@ -42,6 +44,7 @@ type Server struct {
 	sessions Sessions
 	logger   *slog.Logger
 	keys     [][sha256.Size]byte
+	replays  replayGuard
 }
 
 // New returns the API's handler.
@@ -62,6 +65,7 @@ func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, erro
 	authed := r.Group("/", s.authenticate)
 	authed.POST("/webhook/telehealth-session", s.createSession)
 	authed.GET("/sessions/:id", s.getSession)
+	s.visitRoutes(r, authed) // visit.go
 	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found") })
 	return r, nil
 }
@@ -115,6 +119,8 @@ func (s *Server) createSession(c *gin.Context) {
 		s.created(c, began, links)
 	case errors.As(err, &pending):
 		s.accepted(c, began, pending.SessionID, booking.TraceID)
+	case errors.Is(err, ErrCancelled):
+		s.fail(c, http.StatusConflict, "This booking was cancelled.")
 	case errors.Is(err, ErrConflict):
 		s.fail(c, http.StatusConflict, "This booking already has a session with a "+
 			"different time, duration or details. Rescheduling is a separate operation.")
@@ -182,7 +188,7 @@ func (s *Server) getSession(c *gin.Context) {
 		s.internal(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"success": true, "data": state})
+	c.JSON(http.StatusOK, gin.H{"success": true, "data": visitView(state)})
 }
 
 // health is GET /healthz: it checks the Temporal connection.

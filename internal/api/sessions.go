@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/telehealth/sessions/internal/visits"
 	"github.com/telehealth/sessions/workflows"
 )
 
@@ -37,6 +39,7 @@ var (
 	ErrMeetingFailed = errors.New("video meeting could not be created")
 	ErrInvalid       = errors.New("booking rejected by the workflow")
 	ErrNotFound      = errors.New("session not found")
+	ErrCancelled     = errors.New("booking was cancelled")
 )
 
 // PendingError is returned by Create when the meeting does not exist yet after the wait
@@ -52,6 +55,9 @@ func (e *PendingError) Error() string {
 type Temporal struct {
 	Client    client.Client
 	TaskQueue string
+
+	dirOnce sync.Once
+	dir     *visits.Directory
 }
 
 // Create sends the CreateSession update with start: one round trip starts the workflow
@@ -126,6 +132,9 @@ func (t *Temporal) fromClosed(
 	if err != nil {
 		return workflows.Links{}, err
 	}
+	if state.Status == workflows.StatusCancelled {
+		return workflows.Links{}, ErrCancelled
+	}
 	if terms.Conflicts(state.Terms()) {
 		return workflows.Links{}, ErrConflict
 	}
@@ -141,7 +150,9 @@ func (t *Temporal) Get(ctx context.Context, sessionID string) (workflows.State, 
 		return workflows.State{}, ErrNotFound
 	}
 	resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("%s = '%s'", workflows.SessionIDAttr.GetName(), sessionID),
+		// A run that continued as new is not the session's current state.
+		Query: fmt.Sprintf("%s = '%s' AND ExecutionStatus != 'ContinuedAsNew'",
+			workflows.SessionIDAttr.GetName(), sessionID),
 	})
 	if err != nil {
 		return workflows.State{}, fmt.Errorf("list sessions: %w", err)
@@ -197,6 +208,8 @@ func updateError(err error) error {
 			return fmt.Errorf("%w: %s", ErrMeetingFailed, app.Message())
 		case workflows.ErrTypeInvalidBooking:
 			return fmt.Errorf("%w: %s", ErrInvalid, app.Message())
+		case workflows.ErrTypeSessionCancelled:
+			return ErrCancelled
 		}
 	}
 	return fmt.Errorf("create session: %w", err)

@@ -23,12 +23,16 @@ import (
 	"github.com/telehealth/sessions/internal/temporalx"
 	"github.com/telehealth/sessions/internal/video"
 	"github.com/telehealth/sessions/internal/video/sandbox"
+	"github.com/telehealth/sessions/internal/visits"
 	"github.com/telehealth/sessions/workflows"
 )
 
 // NewWorker returns a worker for the session workflow and its activities.
 func NewWorker(c client.Client, taskQueue string, acts *activities.Activities) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
+	if acts.Queue == nil {
+		acts.Queue = &visits.Directory{Client: c} // visit.go
+	}
 	w.RegisterWorkflow(workflows.SessionLifecycle)
 	w.RegisterActivity(acts)
 	return w
@@ -50,7 +54,9 @@ func APIConfig(cfg config.Config) api.Config {
 			FollowUpDelay:   cfg.FollowUpDelay,
 			SessionFeeCents: cfg.SessionFeeCents,
 			PastTolerance:   5 * time.Minute,
+			Visit:           visitPolicy(cfg),
 		},
+		ZoomWebhookSecret: cfg.ZoomWebhookSecret,
 	}
 }
 
@@ -90,6 +96,7 @@ func NewActivities(
 		stop()
 		return nil, nil, err
 	}
+	visitActivities(acts, cfg, nil)
 	return acts, stop, nil
 }
 
@@ -126,12 +133,14 @@ func newPlatform(
 		return video.NewZoom(zc), func() {}, nil
 	}
 
-	sb, err := sandbox.New(sandbox.Options{
+	opts := sandbox.Options{
 		AccountID:    sandboxAccount,
 		ClientID:     sandboxClient,
 		ClientSecret: sandboxSecret,
 		StatePath:    cfg.Path("sandbox-meetings.json"),
-	})
+	}
+	sandboxWebhook(&opts, cfg)
+	sb, err := sandbox.New(opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,280 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/telehealth/sessions/internal/visits"
+	"github.com/telehealth/sessions/workflows"
+)
+
+// Webhook limits.
+const (
+	// MaxWebhookBytes is the largest platform event read; recording.completed is the
+	// biggest Zoom sends.
+	MaxWebhookBytes = 512 << 10
+	// WebhookTolerance is how far a signed timestamp may be from our clock.
+	WebhookTolerance = 5 * time.Minute
+)
+
+// ErrUnknownMeeting is what Visits.SignalVisit returns for a meeting no open session
+// has: the event is acknowledged and recorded, not retried.
+var ErrUnknownMeeting = visits.ErrUnknownMeeting
+
+// replayGuard remembers the signatures seen within the tolerance window: a signed
+// request sent again is refused.
+type replayGuard struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // signature → its timestamp
+}
+
+// first records sig and reports whether it is new. Entries older than the window go.
+func (g *replayGuard) first(sig string, ts time.Time, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.seen == nil {
+		g.seen = map[string]time.Time{}
+	}
+	if _, ok := g.seen[sig]; ok {
+		return false
+	}
+	if len(g.seen) > 1024 {
+		for k, t := range g.seen {
+			if now.Sub(t).Abs() > WebhookTolerance {
+				delete(g.seen, k)
+			}
+		}
+	}
+	g.seen[sig] = ts
+	return true
+}
+
+// verifyZoom checks Zoom's signature: x-zm-signature is "v0=" and the hex HMAC-SHA256
+// of "v0:<x-zm-request-timestamp>:<body>" keyed with the secret token. It returns what
+// is wrong, or "".
+func verifyZoom(secret string, h http.Header, body []byte, now time.Time,
+	guard *replayGuard) string {
+	tsText := h.Get("X-Zm-Request-Timestamp")
+	sig := h.Get("X-Zm-Signature")
+	if tsText == "" || sig == "" {
+		return "missing signature"
+	}
+	secs, err := strconv.ParseInt(tsText, 10, 64)
+	if err != nil {
+		return "bad timestamp"
+	}
+	ts := time.Unix(secs, 0)
+	if now.Sub(ts).Abs() > WebhookTolerance {
+		return "stale timestamp"
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("v0:" + tsText + ":"))
+	mac.Write(body)
+	want := "v0=" + hex.EncodeToString(mac.Sum(nil))
+	if !hmac.Equal([]byte(sig), []byte(want)) {
+		return "bad signature"
+	}
+	if !guard.first(sig, ts, now) {
+		return "replayed request"
+	}
+	return ""
+}
+
+// zoomWebhook is POST /webhooks/zoom. It verifies the signature before anything else,
+// answers Zoom's URL validation, and turns each event into a signal: no platform or
+// vendor call is made before the answer.
+func (s *Server) zoomWebhook(c *gin.Context) {
+	if s.cfg.ZoomWebhookSecret == "" {
+		s.fail(c, http.StatusNotFound, "Not found")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxWebhookBytes))
+	if err != nil {
+		s.fail(c, http.StatusRequestEntityTooLarge, "Request body too large")
+		return
+	}
+	if why := verifyZoom(s.cfg.ZoomWebhookSecret, c.Request.Header, body, time.Now(),
+		&s.replays); why != "" {
+		s.logger.WarnContext(c, "webhook rejected", "platform", "zoom", "reason", why)
+		s.fail(c, http.StatusUnauthorized, "Unauthorized: "+why)
+		return
+	}
+	ev, validation, err := parseZoomEvent(body)
+	switch {
+	case err != nil:
+		s.logger.WarnContext(c, "webhook unreadable", "platform", "zoom", "error", err)
+		s.fail(c, http.StatusBadRequest, "Unreadable event: "+err.Error())
+		return
+	case validation != "":
+		mac := hmac.New(sha256.New, []byte(s.cfg.ZoomWebhookSecret))
+		mac.Write([]byte(validation))
+		c.JSON(http.StatusOK, gin.H{"plainToken": validation,
+			"encryptedToken": hex.EncodeToString(mac.Sum(nil))})
+		return
+	case ev == nil:
+		c.JSON(http.StatusOK, gin.H{"status": "ignored"}) // not an event sessions use
+		return
+	}
+	s.deliverEvent(c, *ev)
+}
+
+// deliverEvent signals the event to its session. An event for an unknown or closed
+// session is acknowledged and recorded; only an engine fault asks the platform to
+// retry.
+func (s *Server) deliverEvent(c *gin.Context, ev workflows.VisitEvent) {
+	visits, ok := s.sessions.(Visits)
+	if !ok {
+		s.fail(c, http.StatusServiceUnavailable, "Visits are not served here")
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	err := visits.SignalVisit(ctx, ev)
+	switch {
+	case errors.Is(err, ErrUnknownMeeting):
+		s.logger.InfoContext(c, "webhook for unknown meeting", "event", string(ev.Type),
+			"meeting_id", ev.MeetingID, "event_key", ev.Key)
+		c.JSON(http.StatusOK, gin.H{"status": "unknown meeting"})
+	case err != nil:
+		s.logger.ErrorContext(c, "webhook not delivered", "event", string(ev.Type),
+			"meeting_id", ev.MeetingID, "error", err)
+		s.fail(c, http.StatusServiceUnavailable, "Event not delivered; retry later")
+	default:
+		c.JSON(http.StatusOK, gin.H{"status": "delivered"})
+	}
+}
+
+// zoomEnvelope is the part of a Zoom event the sessions read. Participant names,
+// emails and phone numbers are not even decoded.
+type zoomEnvelope struct {
+	Event   string `json:"event"`
+	EventTS int64  `json:"event_ts"`
+	Payload struct {
+		PlainToken string          `json:"plainToken"`
+		Object     json.RawMessage `json:"object"`
+	} `json:"payload"`
+}
+
+type zoomObject struct {
+	ID          json.RawMessage  `json:"id"`
+	UUID        string           `json:"uuid"`
+	HostID      string           `json:"host_id"`
+	StartTime   string           `json:"start_time"`
+	EndTime     string           `json:"end_time"`
+	Participant *zoomParticipant `json:"participant"`
+}
+
+type zoomParticipant struct {
+	ID              string          `json:"id"`
+	UserID          json.RawMessage `json:"user_id"`
+	ParticipantUUID string          `json:"participant_uuid"`
+	RegistrantID    string          `json:"registrant_id"`
+	CustomerKey     string          `json:"customer_key"`
+	DateTime        string          `json:"date_time"`
+	JoinTime        string          `json:"join_time"`
+	LeaveTime       string          `json:"leave_time"`
+}
+
+// parseZoomEvent reads a verified body. It returns the URL-validation token for that
+// challenge, nil for an event the sessions do not use, or the event.
+func parseZoomEvent(body []byte) (*workflows.VisitEvent, string, error) {
+	var env zoomEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, "", errors.New("not a JSON event")
+	}
+	if env.Event == "endpoint.url_validation" {
+		if env.Payload.PlainToken == "" || len(env.Payload.PlainToken) > 256 {
+			return nil, "", errors.New("no plainToken")
+		}
+		return nil, env.Payload.PlainToken, nil
+	}
+	typ := workflows.EventType(env.Event)
+	if !typ.Known() {
+		return nil, "", nil
+	}
+	var obj zoomObject
+	if err := json.Unmarshal(env.Payload.Object, &obj); err != nil {
+		return nil, "", errors.New("payload.object unreadable")
+	}
+	meetingID, err := meetingNumber(obj.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	at := time.UnixMilli(env.EventTS).UTC()
+	ev := &workflows.VisitEvent{Type: typ, MeetingID: meetingID, Instance: obj.UUID}
+	var when string
+	switch typ {
+	case workflows.EventMeetingStarted:
+		when = obj.StartTime
+	case workflows.EventMeetingEnded:
+		when = obj.EndTime
+	}
+	if p := obj.Participant; p != nil {
+		userID := strings.Trim(string(p.UserID), `"`)
+		id := cmpOr(p.ParticipantUUID, userID, p.ID)
+		if id == "" {
+			return nil, "", errors.New("participant without an id")
+		}
+		ev.Participant = &workflows.Participant{
+			ID:   id,
+			Host: p.ID != "" && p.ID == obj.HostID,
+			Key:  cmpOr(p.RegistrantID, p.CustomerKey),
+		}
+		when = cmpOr(p.DateTime, p.JoinTime, p.LeaveTime)
+	}
+	if t, err := time.Parse(time.RFC3339, when); err == nil {
+		at = t.UTC()
+	}
+	if at.Unix() <= 0 {
+		return nil, "", errors.New("event without a time")
+	}
+	ev.At = at
+	ev.Key = eventKey(env.Event, env.EventTS, ev)
+	return ev, "", nil
+}
+
+// meetingNumber reads a meeting id sent as a JSON number or a string of digits.
+func meetingNumber(raw json.RawMessage) (string, error) {
+	s := string(bytes.TrimSpace(raw))
+	s = strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)
+	if s == "" || len(s) > 20 {
+		return "", errors.New("no meeting id")
+	}
+	if _, err := strconv.ParseUint(s, 10, 64); err != nil {
+		return "", errors.New("meeting id is not a meeting number")
+	}
+	return s, nil
+}
+
+// eventKey identifies an event across redeliveries, which repeat its body.
+func eventKey(event string, ts int64, e *workflows.VisitEvent) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%d|%s|%s|%d", event, ts, e.MeetingID, e.Instance, e.At.UnixMilli())
+	if e.Participant != nil {
+		fmt.Fprintf(h, "|%s", e.Participant.ID)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
