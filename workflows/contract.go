@@ -250,6 +250,7 @@ type Deliveries struct {
 	NextInQueue   Delivery `json:"nextInQueue"`
 	MeetingChange Delivery `json:"meetingChange"`
 	PatientChange Delivery `json:"patientChange"`
+	ProviderEmail Delivery `json:"providerEmail"`
 }
 
 // State is a session as the SessionQuery reports it. It carries no PHI beyond the links

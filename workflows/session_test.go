@@ -35,6 +35,7 @@ func input() workflows.SessionInput {
 			PatientName:     "Sarah Johnson",
 			PatientPhone:    "+15551234567",
 			ProviderName:    "Dr. Smith",
+			ProviderEmail:   "dr.smith@clinic.example",
 			ScheduledStart:  start0.Add(2 * time.Hour),
 			DurationMinutes: 30,
 		},

@@ -253,11 +253,35 @@ func (v *visit) create(ctx workflow.Context) (done bool, err error) {
 	v.setStatus(ctx, StatusScheduled)
 	v.logger.Info("meeting created", "meeting_id", meeting.ID, "platform", meeting.Platform)
 	v.fanOut(ctx)
+	v.emailProvider(ctx)
 	if !workflow.Now(ctx).Before(v.reminderAt()) {
 		v.state.Deliveries.Reminder.Status = DeliverySkipped
 		v.reminded = true
 	}
 	return false, nil
+}
+
+// emailProvider sends the provider their own link, beside the first release's
+// fan-out, or marks it skipped for a booking without a provider email.
+func (v *visit) emailProvider(ctx workflow.Context) {
+	b := v.in.Booking
+	d := &v.state.Deliveries.ProviderEmail
+	if b.ProviderEmail == "" {
+		d.Status = DeliverySkipped
+		return
+	}
+	v.deliver(ctx, "provider email", d, messageOptions, a.SendProviderEmail,
+		activities.ProviderInvite{
+			SessionID:       v.state.SessionID,
+			ProviderEmail:   b.ProviderEmail,
+			ProviderName:    b.ProviderName,
+			PatientName:     b.PatientName,
+			ProviderURL:     v.state.ProviderURL,
+			Start:           v.state.ScheduledStart,
+			Timezone:        b.Timezone,
+			DurationMinutes: v.state.DurationMinutes,
+			Security:        v.state.Security,
+		})
 }
 
 // drain applies every signal received so far.
@@ -742,6 +766,7 @@ func (v *visit) reschedule(ctx workflow.Context, r RescheduleRequest) (State, er
 		})
 	v.deliver(ctx, staffNotice, &d.StaffNotice, messageOptions, a.NotifyStaff,
 		v.notice("Telehealth session rescheduled", ""))
+	v.emailProvider(ctx)
 	v.record(ctx)
 	v.wake = true
 	return v.state, nil

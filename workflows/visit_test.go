@@ -51,6 +51,11 @@ func mockVisit(env *testsuite.TestWorkflowEnvironment, c *calls) {
 			c.arg(env, "TextNextInQueue", n)
 			return nil
 		}).Maybe()
+	env.OnActivity(acts.SendProviderEmail, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, p activities.ProviderInvite) error {
+			c.arg(env, "SendProviderEmail", p)
+			return nil
+		}).Maybe()
 	env.OnActivity(acts.PromoteNextInQueue, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, q activities.QueueInput) error {
 			c.arg(env, "PromoteNextInQueue", q)
@@ -194,6 +199,24 @@ func TestNormalVisit(t *testing.T) {
 	assert.Equal(t, at(-time.Minute), c.at["PromoteNextInQueue"][0])
 	require.Len(t, c.at["TriggerFollowUp"], 1)
 	assert.Empty(t, c.at["EndMeeting"])
+
+	// The provider got their own link, in the fan-out.
+	require.Len(t, c.args["SendProviderEmail"], 1)
+	assert.Equal(t, start0, c.at["SendProviderEmail"][0])
+	p := c.args["SendProviderEmail"][0].(activities.ProviderInvite)
+	assert.Equal(t, "dr.smith@clinic.example", p.ProviderEmail)
+	assert.Equal(t, meeting.HostURL, p.ProviderURL)
+	assert.Equal(t, workflows.DeliverySent, s.Deliveries.ProviderEmail.Status)
+}
+
+func TestProviderEmailSkippedWithoutAddress(t *testing.T) {
+	env, c := newEnv()
+	in := input()
+	in.Booking.ProviderEmail = ""
+	env.ExecuteWorkflow(workflows.SessionLifecycle, in)
+	s := result(t, env)
+	assert.Empty(t, c.at["SendProviderEmail"])
+	assert.Equal(t, workflows.DeliverySkipped, s.Deliveries.ProviderEmail.Status)
 }
 
 func TestPatientWaitsThenIsAdmitted(t *testing.T) {
@@ -405,6 +428,9 @@ func TestRescheduleBeforeStart(t *testing.T) {
 	u := c.args["UpdateMeeting"][0].(activities.UpdateMeetingInput)
 	assert.Equal(t, newStart, u.Start)
 	assert.Equal(t, 45, u.DurationMinutes)
+	require.Len(t, c.args["SendProviderEmail"], 2, "the provider is told again")
+	assert.Equal(t, newStart,
+		c.args["SendProviderEmail"][1].(activities.ProviderInvite).Start)
 	require.Len(t, c.args["SendVisitChange"], 1)
 	assert.Equal(t, activities.ChangeRescheduled,
 		c.args["SendVisitChange"][0].(activities.VisitChange).Kind)

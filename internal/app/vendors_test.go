@@ -216,6 +216,29 @@ func TestFullLifecycleWithEveryVendor(t *testing.T) {
 	v.google.Inject(vendortest.Fault{}, vendortest.Fault{}, vendortest.Fault{},
 		vendortest.Fault{Status: 503, Accept: true})
 	scheduled := start.Add(time.Hour)
+	// The visit: the provider opens the meeting at the start, the patient joins, and
+	// the meeting ends 30 minutes later.
+	for _, e := range []struct {
+		typ workflows.EventType
+		who *workflows.Participant
+		off time.Duration
+	}{
+		{workflows.EventMeetingStarted, nil, 0},
+		{workflows.EventJoined, &workflows.Participant{ID: "host", Host: true}, 0},
+		{workflows.EventJoined, &workflows.Participant{ID: "patient"}, time.Minute},
+		{workflows.EventMeetingEnded, nil, 30 * time.Minute},
+	} {
+		ev := workflows.VisitEvent{Key: string(e.typ) + e.off.String(), Type: e.typ,
+			At: scheduled.Add(e.off), MeetingID: "", Participant: e.who}
+		env.RegisterDelayedCallback(func() {
+			var s workflows.State
+			v, err := env.QueryWorkflow(workflows.SessionQuery)
+			require.NoError(t, err)
+			require.NoError(t, v.Get(&s))
+			ev.MeetingID = s.MeetingID
+			env.SignalWorkflow(workflows.VisitEventSignal, ev)
+		}, time.Hour+e.off)
+	}
 	env.ExecuteWorkflow(workflows.SessionLifecycle, workflows.SessionInput{
 		Booking: session.Booking{
 			BookingID: "BOOK-LIFECYCLE", PatientEmail: "sarah.johnson@example.com",
@@ -246,11 +269,20 @@ func TestFullLifecycleWithEveryVendor(t *testing.T) {
 	assert.Equal(t, 1, appends, "the retry found the row the lost answer had written")
 
 	mails := v.sendgrid.Sent()
-	require.Len(t, mails, 1, "one patient email")
-	assert.Equal(t, "sarah.johnson@example.com", mails[0].To())
-	assert.Contains(t, mails[0].Part("text/plain"), state.MeetingURL)
-	assert.NotEmpty(t, mails[0].Part("text/html"))
-	// TODO(#4): once the lifecycle sends SendProviderEmail, assert one provider email.
+	require.Len(t, mails, 2, "one patient email, one provider email")
+	var patientMail, providerMail vendortest.SGMail
+	for _, m := range mails {
+		switch m.To() {
+		case "sarah.johnson@example.com":
+			patientMail = m
+		case "dr.smith@clinic.example":
+			providerMail = m
+		}
+	}
+	assert.Contains(t, patientMail.Part("text/plain"), state.MeetingURL)
+	assert.NotEmpty(t, patientMail.Part("text/html"))
+	assert.Contains(t, providerMail.Part("text/plain"), state.ProviderURL)
+	assert.NotContains(t, providerMail.Part("text/plain"), "Sarah Johnson")
 
 	sms := v.twilio.Sent()
 	require.Len(t, sms, 1, "one SMS")
@@ -268,10 +300,11 @@ func TestFullLifecycleWithEveryVendor(t *testing.T) {
 	assert.Equal(t, "sarah.johnson@example.com", bill["customer_email"])
 	require.Len(t, v.followUp.Posts(), 1, "one follow-up trigger")
 
-	end := scheduled.Add(35 * time.Minute)
+	end := scheduled.Add(30 * time.Minute)
 	assert.False(t, spy.at["billing"].Before(end), "billing after the end")
-	assert.Equal(t, 24*time.Hour, spy.at["followup"].Sub(spy.at["billing"]).Round(time.Minute),
-		"follow-up 24 hours later")
+	assert.Equal(t, 29.0, bill["session_duration"], "billed on the real duration")
+	assert.Equal(t, 24*time.Hour, spy.at["followup"].Sub(end).Round(time.Minute),
+		"follow-up 24 hours after the visit's end")
 }
 
 // followUpCampaign stands for M05's workflow: it takes one trigger signal and ends.
