@@ -58,6 +58,7 @@ type Triggers interface {
 // pointer; the worker registers one built with real clients.
 type Activities struct {
 	Video    video.Platform
+	Launch   LaunchLinks
 	Log      SessionLog
 	Mail     Mailer
 	SMS      Texter
@@ -68,6 +69,12 @@ type Activities struct {
 	Reminders Reminders
 	// Queue reaches the provider's waiting room (visit.go); nil: no "you are next".
 	Queue Queue
+}
+
+// LaunchLinks makes the provider's launch link: our own opaque link that mints the
+// platform's host start link at click time (see internal/launch).
+type LaunchLinks interface {
+	URL(sessionID, meetingID string) string
 }
 
 // Clinic is how messages to patients sign off.
@@ -86,7 +93,9 @@ type CreateMeetingInput struct {
 
 // CreateMeeting creates the session's meeting. An attempt after a failed one first
 // looks for a meeting that the failed attempt may have created, so that a booking never
-// gets two meetings.
+// gets two meetings. The platform's host start link is a credential that expires: it
+// is dropped here, before the result reaches the history, the session log or any
+// message, and replaced by the provider's launch link (empty without Launch).
 func (a *Activities) CreateMeeting(
 	ctx context.Context,
 	in CreateMeetingInput,
@@ -100,6 +109,10 @@ func (a *Activities) CreateMeeting(
 	})
 	if err != nil {
 		return video.Meeting{}, classify(err)
+	}
+	m.HostURL = ""
+	if a.Launch != nil {
+		m.HostURL = a.Launch.URL(in.SessionID, m.ID)
 	}
 	return m, nil
 }

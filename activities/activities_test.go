@@ -20,6 +20,13 @@ import (
 	"github.com/telehealth/sessions/internal/video/sandbox"
 )
 
+// launchLinks makes recognisable launch links.
+type launchLinks struct{}
+
+func (launchLinks) URL(sessionID, meetingID string) string {
+	return "https://api.example/launch/" + sessionID + "/" + meetingID
+}
+
 // capture is a sink that keeps what it is given.
 type capture struct {
 	emails  []activities.Email
@@ -102,13 +109,16 @@ func TestCreateMeetingClassifiesPlatformFaults(t *testing.T) {
 func TestCreateMeetingReturnsThePlatformsLinks(t *testing.T) {
 	zoom, sb := zoomOnSandbox(t)
 
-	a := &activities.Activities{Video: zoom}
+	a := &activities.Activities{Video: zoom, Launch: launchLinks{}}
 	v, err := env(a).ExecuteActivity(a.CreateMeeting, meetingInput)
 
 	require.NoError(t, err)
 	var m video.Meeting
 	require.NoError(t, v.Get(&m))
 	assert.Equal(t, sb.MeetingIDs(), []string{m.ID})
+	// The platform's start link, a credential, is replaced by our launch link.
+	assert.Equal(t, "https://api.example/launch/"+meetingInput.SessionID+"/"+m.ID,
+		m.HostURL)
 	assert.Contains(t, m.JoinURL, "?pwd=")
 	assert.True(t, m.Security.WaitingRoomEnabled)
 	assert.True(t, m.Security.EncryptionEnabled)

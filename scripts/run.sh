@@ -31,6 +31,7 @@ if healthy; then
 else
 	"$TEMPORAL" server start-dev \
 		--ip 127.0.0.1 --port "${TEMPORAL_ADDRESS##*:}" --ui-port 8233 \
+		--ui-codec-endpoint "http://127.0.0.1:${PORT:-8080}/codec" \
 		--db-filename "$DATA_DIR/temporal.db" \
 		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
 		--log-level warn >"$DATA_DIR/temporal.log" 2>&1 &
@@ -51,7 +52,8 @@ pids+=($!)
 
 cat <<MSG
 
-  Temporal Web UI   http://127.0.0.1:8233
+  Temporal Web UI   http://127.0.0.1:8233 (decoded through the codec server)
+  Codec endpoint    http://127.0.0.1:${PORT:-8080}/codec
   API               http://127.0.0.1:${PORT:-8080}/webhook/telehealth-session
   Session log       $DATA_DIR/sessions.csv
   Outbox            $DATA_DIR/outbox.jsonl

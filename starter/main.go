@@ -1,4 +1,6 @@
 // Command starter serves the HTTP API that booking systems call to create sessions.
+// "starter audit-verify" checks the audit log's hash chain instead, and exits non-zero
+// when an entry was edited or deleted.
 package main
 
 import (
@@ -16,11 +18,19 @@ import (
 
 	"github.com/telehealth/sessions/internal/api"
 	"github.com/telehealth/sessions/internal/app"
+	"github.com/telehealth/sessions/internal/config"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "audit-verify" {
+		if err := verifyAudit(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "audit-verify:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
 		os.Exit(1)
@@ -34,7 +44,18 @@ func run(ctx context.Context) error {
 	}
 	defer tc.Close()
 
-	handler, err := api.New(app.APIConfig(cfg),
+	pc, err := app.Codec(cfg)
+	if err != nil {
+		return err
+	}
+	guard, closeGuard, err := app.Guard(ctx, cfg, logger, pc)
+	if err != nil {
+		return err
+	}
+	defer closeGuard()
+	apiCfg := app.APIConfig(cfg)
+	apiCfg.Guard = guard
+	handler, err := api.New(apiCfg,
 		&api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue}, logger)
 	if err != nil {
 		return err
@@ -49,8 +70,15 @@ func run(ctx context.Context) error {
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("api listening", "addr", srv.Addr)
+	go func() {
+		if cfg.TLSCertFile != "" {
+			errc <- srv.ListenAndServeTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
+			return
+		}
+		errc <- srv.ListenAndServe()
+	}()
+	logger.Info("api listening", "addr", srv.Addr, "tls", cfg.TLSCertFile != "",
+		"codec_endpoint", app.PublicBaseURL(cfg)+"/codec")
 
 	select {
 	case err := <-errc:
@@ -63,5 +91,24 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("api stopped")
+	return nil
+}
+
+// verifyAudit walks the audit log's chain and prints how many entries it checked.
+func verifyAudit(ctx context.Context) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	l, err := app.OpenAudit(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	n, err := l.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("after %d entries: %w", n, err)
+	}
+	fmt.Printf("audit log intact: %d entries\n", n)
 	return nil
 }

@@ -5,7 +5,6 @@ package api
 import (
 	"cmp"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"log/slog"
@@ -36,6 +35,7 @@ type Config struct {
 	Policy          workflows.Policy
 	// ZoomWebhookSecret is the Zoom app's secret token; empty: no Zoom webhook.
 	ZoomWebhookSecret string
+	Guard             Guard // security.go
 }
 
 // Server serves the API.
@@ -60,14 +60,16 @@ func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, erro
 		return nil, err
 	}
 	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
+	r.Use(s.guards()...)
 	r.GET("/healthz", s.health)
 
-	authed := r.Group("/", s.authenticate)
+	authed := r.Group("/", s.authenticate, s.limitKey)
 	authed.POST("/webhook/telehealth-session", s.createSession)
 	authed.GET("/sessions/:id", s.getSession)
 	s.visitRoutes(r, authed) // visit.go
+	s.mountSecurity(r, authed)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found") })
-	return r, nil
+	return s.withCORS(r), nil
 }
 
 // createSession is POST /webhook/telehealth-session.
@@ -116,8 +118,10 @@ func (s *Server) createSession(c *gin.Context) {
 	var pending *PendingError
 	switch {
 	case err == nil:
+		c.Set(sessionIDKey, links.SessionID)
 		s.created(c, began, links)
 	case errors.As(err, &pending):
+		c.Set(sessionIDKey, pending.SessionID)
 		s.accepted(c, began, pending.SessionID, booking.TraceID)
 	case errors.Is(err, ErrCancelled):
 		s.fail(c, http.StatusConflict, "This booking was cancelled.")
@@ -204,22 +208,9 @@ func (s *Server) health(c *gin.Context) {
 // authenticate accepts a key in x-api-key or as a bearer token, compared in constant
 // time against every configured key, so that clients can rotate keys without downtime.
 func (s *Server) authenticate(c *gin.Context) {
-	if len(s.keys) == 0 {
-		return
-	}
-	key := c.GetHeader("X-Api-Key")
-	if key == "" {
-		scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			key = strings.TrimSpace(token)
-		}
-	}
-	sum := sha256.Sum256([]byte(key))
-	ok := 0
-	for _, k := range s.keys {
-		ok |= subtle.ConstantTimeCompare(sum[:], k[:])
-	}
-	if key == "" || ok != 1 {
+	actor, ok := s.keyOf(c.Request)
+	c.Set(actorKey, actor)
+	if !ok {
 		c.Header("WWW-Authenticate", "Bearer")
 		s.fail(c, http.StatusUnauthorized, "Unauthorized: Invalid or missing API key")
 		c.Abort()

@@ -4,12 +4,14 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -17,7 +19,9 @@ import (
 
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/api"
+	"github.com/telehealth/sessions/internal/codec"
 	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/launch"
 	"github.com/telehealth/sessions/internal/logging"
 	"github.com/telehealth/sessions/internal/sink"
 	"github.com/telehealth/sessions/internal/temporalx"
@@ -38,7 +42,20 @@ func NewWorker(c client.Client, taskQueue string, acts *activities.Activities) w
 	return w
 }
 
-// APIConfig is the API's share of the configuration.
+// PublicBaseURL is where providers reach the API: PUBLIC_BASE_URL, or this machine's
+// address of the API.
+func PublicBaseURL(cfg config.Config) string {
+	if cfg.PublicBaseURL != "" {
+		return cfg.PublicBaseURL
+	}
+	scheme, host := "http", cmp.Or(cfg.BindAddr, "127.0.0.1")
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+}
+
+// APIConfig is the API's share of the configuration, without its guard (see Guard).
 func APIConfig(cfg config.Config) api.Config {
 	var keys []string
 	if cfg.APIKeyEnabled {
@@ -78,6 +95,10 @@ func NewActivities(
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("data folder: %w", err)
 	}
+	pc, err := Codec(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	platform, stop, err := newPlatform(ctx, cfg, logger)
 	if err != nil {
 		return nil, nil, err
@@ -85,6 +106,7 @@ func NewActivities(
 	outbox := sink.NewOutbox(cfg.Path("outbox.jsonl"))
 	acts := &activities.Activities{
 		Video:    platform,
+		Launch:   launch.New(PublicBaseURL(cfg), pc),
 		Log:      sink.NewSessionLog(cfg.Path("sessions.csv")),
 		Mail:     outbox,
 		SMS:      outbox,
@@ -116,16 +138,7 @@ func newPlatform(
 	cfg config.Config,
 	logger *slog.Logger,
 ) (video.Platform, func(), error) {
-	zc := video.ZoomConfig{
-		APIURL:       cfg.VideoAPIURL,
-		OAuthURL:     cfg.ZoomOAuthURL,
-		AccountID:    cfg.ZoomAccountID,
-		ClientID:     cfg.ZoomClientID,
-		ClientSecret: cfg.ZoomClientSecret,
-		UserID:       cfg.ZoomUserID,
-		HTTPClient:   &http.Client{Timeout: cfg.VideoCallTimeout},
-		Logger:       logger,
-	}
+	zc := zoomConfig(cfg, logger)
 	if p, err := newOtherPlatform(ctx, cfg); p != nil || err != nil {
 		return p, func() {}, err
 	}
@@ -150,17 +163,51 @@ func newPlatform(
 	}
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
 	logger.Info("video sandbox listening", "addr", ln.Addr().String())
-
-	zc.APIURL, zc.OAuthURL = base+"/v2", base+"/oauth/token"
-	zc.AccountID, zc.ClientID, zc.ClientSecret = sandboxAccount, sandboxClient, sandboxSecret
-	zc.UserID = sandboxHost
+	onSandbox(&zc, "http://"+ln.Addr().String())
 	return video.NewZoom(zc), func() { _ = srv.Close() }, nil
 }
 
+// onSandbox points a Zoom client at the sandbox at base.
+func onSandbox(zc *video.ZoomConfig, base string) {
+	zc.APIURL, zc.OAuthURL = base+"/v2", base+"/oauth/token"
+	zc.AccountID, zc.ClientID, zc.ClientSecret = sandboxAccount, sandboxClient, sandboxSecret
+	zc.UserID = sandboxHost
+}
+
+// HostLinker is the API's client of the video platform, which mints host start links
+// at launch: the configured platform, or the sandbox that the worker serves on
+// SANDBOX_ADDR.
+func HostLinker(
+	ctx context.Context,
+	cfg config.Config,
+	logger *slog.Logger,
+) (api.HostLinker, error) {
+	if p, err := newOtherPlatform(ctx, cfg); p != nil || err != nil {
+		return p, err
+	}
+	zc := zoomConfig(cfg, logger)
+	if cfg.VideoPlatform != config.PlatformZoom && cfg.VideoAPIURL == "" {
+		onSandbox(&zc, "http://"+cfg.SandboxAddr)
+	}
+	return video.NewZoom(zc), nil
+}
+
+func zoomConfig(cfg config.Config, logger *slog.Logger) video.ZoomConfig {
+	return video.ZoomConfig{
+		APIURL:       cfg.VideoAPIURL,
+		OAuthURL:     cfg.ZoomOAuthURL,
+		AccountID:    cfg.ZoomAccountID,
+		ClientID:     cfg.ZoomClientID,
+		ClientSecret: cfg.ZoomClientSecret,
+		UserID:       cfg.ZoomUserID,
+		HTTPClient:   &http.Client{Timeout: cfg.VideoCallTimeout},
+		Logger:       logger,
+	}
+}
+
 // Start is the start-up both commands share: it loads the configuration, builds the
-// logger for the named service and dials Temporal.
+// logger for the named service, loads the payload keys and dials Temporal with them.
 func Start(service string) (config.Config, *slog.Logger, client.Client, error) {
 	cfg, err := config.Load()
 	if err != nil {
@@ -170,9 +217,28 @@ func Start(service string) (config.Config, *slog.Logger, client.Client, error) {
 	logger := logging.New(os.Stdout, level).With("service", service)
 	logger.Info("config loaded", "config", cfg)
 
-	tc, err := temporalx.Dial(cfg.TemporalAddress, cfg.TemporalNamespace, logger)
+	pc, err := Codec(cfg)
+	if err != nil {
+		return config.Config{}, nil, nil, err
+	}
+	logger.Info("payload encryption on", "key_id", pc.CurrentKeyID(),
+		"key_ids", pc.KeyIDs())
+	tc, err := temporalx.Dial(cfg.TemporalAddress, cfg.TemporalNamespace, logger, pc)
 	if err != nil {
 		return config.Config{}, nil, nil, err
 	}
 	return cfg, logger, tc, nil
+}
+
+// Codec returns the payload codec of the configuration: PAYLOAD_KEYS, or the local key
+// under the data folder (created, this user's only, the first time).
+func Codec(cfg config.Config) (*codec.Codec, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	pc, err := cfg.Codec(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("payload keys: %w", err)
+	}
+	return pc, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/telehealth/sessions/internal/api"
 	"github.com/telehealth/sessions/internal/app"
+	"github.com/telehealth/sessions/internal/codec"
 	"github.com/telehealth/sessions/internal/config"
 	"github.com/telehealth/sessions/internal/temporalx"
 	"github.com/telehealth/sessions/internal/video"
@@ -31,8 +32,17 @@ import (
 )
 
 var (
-	// temporalClient talks to the dev server that TestMain starts.
+	// temporalClient talks to the dev server that TestMain starts, with payloads
+	// sealed by testCodec as the worker and API seal them.
 	temporalClient client.Client
+	// rawClient reads the same server without the codec: what anyone with access
+	// to Temporal, but not to the keys, sees.
+	rawClient client.Client
+	// testCodec holds the tests' payload key, testKeys in PAYLOAD_KEYS form.
+	testCodec *codec.Codec
+	testKeys  string
+	// devServer is the dev server's address.
+	devServer string
 	// httpClient gives up on a hung API instead of hanging the test.
 	httpClient = &http.Client{Timeout: 30 * time.Second}
 )
@@ -63,7 +73,21 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "start dev server:", err)
 		os.Exit(1)
 	}
-	temporalClient = srv.Client()
+	rawClient = srv.Client()
+	devServer = srv.FrontendHostPort()
+	testKeys, err = codec.NewKey("test-1")
+	if err == nil {
+		keys, _ := codec.ParseKeys(testKeys)
+		testCodec, err = codec.New(keys, "test-1")
+	}
+	if err == nil {
+		temporalClient, err = temporalx.Dial(devServer, "default",
+			slog.New(slog.DiscardHandler), testCodec)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "codec client:", err)
+		os.Exit(1)
+	}
 	err = temporalx.EnsureSearchAttributes(ctx, temporalClient, "default",
 		workflows.SearchAttributes)
 	code := 1
@@ -85,10 +109,26 @@ type stack struct {
 
 func startStack(t *testing.T, vars map[string]string) *stack {
 	t.Helper()
+	return startStackWith(t, vars, temporalClient,
+		slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+}
+
+// startStackWith starts the stack on a Temporal client and logger of the caller's.
+func startStackWith(
+	t *testing.T,
+	vars map[string]string,
+	tc client.Client,
+	logger *slog.Logger,
+	prepare ...func(*sandbox.Server),
+) *stack {
+	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{
 		AccountID: "acct", ClientID: "client", ClientSecret: "secret",
 	})
 	require.NoError(t, err)
+	for _, p := range prepare {
+		p(sb)
+	}
 	platform := httptest.NewServer(sb)
 	t.Cleanup(platform.Close)
 
@@ -106,24 +146,34 @@ func startStack(t *testing.T, vars map[string]string) *stack {
 		"ZOOM_USER_ID":           "dr@clinic.example",
 		"VIDEO_PLATFORM_TIMEOUT": "2s",
 	}
+	// The API's address is known before its handler, for the launch links.
+	s := httptest.NewUnstartedServer(nil)
+	env["PUBLIC_BASE_URL"] = "http://" + s.Listener.Addr().String()
 	for k, v := range vars {
 		env[k] = v
 	}
 	cfg, err := config.FromMap(env)
 	require.NoError(t, err)
 
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	acts, stop, err := app.NewActivities(t.Context(), cfg, logger)
 	require.NoError(t, err)
 	t.Cleanup(stop)
-	w := app.NewWorker(temporalClient, cfg.TaskQueue, acts)
+	w := app.NewWorker(tc, cfg.TaskQueue, acts)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	h, err := api.New(app.APIConfig(cfg),
-		&api.Temporal{Client: temporalClient, TaskQueue: cfg.TaskQueue}, logger)
+	apiCfg := app.APIConfig(cfg)
+	pc, err := app.Codec(cfg)
 	require.NoError(t, err)
-	s := httptest.NewServer(h)
+	guard, release, err := app.Guard(t.Context(), cfg, logger, pc)
+	require.NoError(t, err)
+	t.Cleanup(release)
+	apiCfg.Guard = guard
+	h, err := api.New(apiCfg,
+		&api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue}, logger)
+	require.NoError(t, err)
+	s.Config.Handler = h
+	s.Start()
 	t.Cleanup(s.Close)
 	return &stack{api: s, sandbox: sb, cfg: cfg}
 }
@@ -169,7 +219,10 @@ func TestBookingEndToEnd(t *testing.T) {
 	assert.Contains(t, data["meeting_url"], "/j/")
 	assert.Contains(t, data["meeting_url"], "?pwd=")
 	assert.NotContains(t, data["meeting_url"], "role=", "the patient link is the platform's")
-	assert.Contains(t, data["provider_url"], "/s/")
+	// The provider gets our launch link; the platform's start link is minted at click.
+	assert.Contains(t, data["provider_url"], s.api.URL+"/sessions/"+sessionID+"/launch/")
+	startURL := launchHost(t, data["provider_url"].(string))
+	assert.Contains(t, startURL, "/s/")
 	assert.Equal(t, map[string]any{"encryption_enabled": true, "waiting_room_enabled": true},
 		data["security"])
 
@@ -215,7 +268,7 @@ func TestBookingEndToEnd(t *testing.T) {
 		}
 		assert.Contains(c, readFile(t, s.cfg.Path("sessions.csv")), sessionID)
 	}, 10*time.Second, 100*time.Millisecond)
-	_, zak, _ := strings.Cut(data["provider_url"].(string), "zak=")
+	_, zak, _ := strings.Cut(startURL, "zak=")
 	require.NotEmpty(t, zak)
 	for _, f := range []string{"outbox.jsonl", "sessions.csv"} {
 		body := readFile(t, s.cfg.Path(f))
@@ -300,6 +353,21 @@ func TestSlowPlatformAnswers202ThenTheSessionCompletes(t *testing.T) {
 		}
 	}, 15*time.Second, 200*time.Millisecond)
 	assert.Len(t, s.sandbox.MeetingIDs(), 1)
+}
+
+// launchHost follows a launch link one step and returns where it redirects.
+func launchHost(t *testing.T, link string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	resp, err := c.Get(link)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	return resp.Header.Get("Location")
 }
 
 func hasTimer(t *testing.T, workflowID string) bool {

@@ -82,3 +82,64 @@ func TestParseAndRuleProblemsTogether(t *testing.T) {
 	assert.Contains(t, err.Error(), "VIDEO_PLATFORM must be")
 	assert.Contains(t, err.Error(), "API_KEY_ENABLED is not true")
 }
+
+func TestSecurityProblemsAtOnce(t *testing.T) {
+	_, err := config.FromMap(map[string]string{
+		"API_KEY_ENABLED":        "true",
+		"API_KEY":                strings.Repeat("k", 32),
+		"ALLOWED_ORIGINS":        "*,ftp://x",
+		"PAYLOAD_KEYS":           "a:c2hvcnQ=",
+		"IP_ALLOWLIST":           "10.0.0.0/8,not-an-ip",
+		"TRUSTED_PROXIES":        "300.1.1.1",
+		"WEBHOOK_SIGNING_SECRET": "short",
+		"TLS_CERT_FILE":          "/tmp/cert.pem",
+		"REDIS_URL":              "http://redis",
+		"AUDIT_DATABASE_URL":     "mysql://x",
+		"BAA_VENDORS":            "zoom,acme",
+		"RATE_LIMIT_BURST":       "0",
+	})
+	require.Error(t, err)
+	for _, want := range []string{
+		"ALLOWED_ORIGINS must list origins, not *",
+		`ALLOWED_ORIGINS: "ftp://x" is not an origin`,
+		`PAYLOAD_KEYS: key "a" is not 32 bytes`,
+		`IP_ALLOWLIST: "not-an-ip"`,
+		`TRUSTED_PROXIES: "300.1.1.1"`,
+		"WEBHOOK_SIGNING_SECRET is shorter than 32",
+		"TLS_CERT_FILE and TLS_KEY_FILE go together",
+		"REDIS_URL is not a redis:// URL",
+		"AUDIT_DATABASE_URL must be a postgres:// URL",
+		`BAA_VENDORS: unknown vendor "acme"`,
+		"RATE_LIMIT_BURST must be at least 1",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NotContains(t, err.Error(), "c2hvcnQ=", "no key material in errors")
+}
+
+func TestPayloadKeysNeedACurrentID(t *testing.T) {
+	a := "a:" + strings.Repeat("A", 43) + "="
+	b := "b:" + strings.Repeat("B", 43) + "="
+	_, err := config.FromMap(map[string]string{"PAYLOAD_KEYS": a + "," + b})
+	assert.ErrorContains(t, err, "PAYLOAD_KEY_ID must name the current key")
+	_, err = config.FromMap(map[string]string{"PAYLOAD_KEYS": a, "PAYLOAD_KEY_ID": "c"})
+	assert.ErrorContains(t, err, `PAYLOAD_KEY_ID "c" is not in PAYLOAD_KEYS`)
+	cfg, err := config.FromMap(map[string]string{"PAYLOAD_KEYS": a + "," + b,
+		"PAYLOAD_KEY_ID": "b"})
+	require.NoError(t, err)
+	pc, err := cfg.Codec(t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, "b", pc.CurrentKeyID())
+	assert.Equal(t, []string{"a", "b"}, pc.KeyIDs())
+}
+
+func TestLocalPayloadKeyByDefault(t *testing.T) {
+	cfg, err := config.FromMap(map[string]string{})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	first, err := cfg.Codec(dir)
+	require.NoError(t, err)
+	again, err := cfg.Codec(dir)
+	require.NoError(t, err)
+	assert.Equal(t, first.CurrentKeyID(), again.CurrentKeyID(), "generated once, kept")
+}

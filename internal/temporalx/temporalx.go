@@ -12,22 +12,35 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+
+	"github.com/telehealth/sessions/internal/codec"
 )
 
 // Options returns the client options for an address and namespace, logging through
-// logger.
-func Options(address, namespace string, logger *slog.Logger) client.Options {
-	// TODO(#5): encrypt payloads and failures with a codec before PHI leaves the process.
+// logger. Payloads, and failures' messages and stack traces, are sealed with pc before
+// they leave the process; every client of the service (worker, API, tests) must use
+// it, or the server would store PHI in clear.
+func Options(
+	address, namespace string,
+	logger *slog.Logger,
+	pc *codec.Codec,
+) client.Options {
 	return client.Options{
-		HostPort:  address,
-		Namespace: namespace,
-		Logger:    log.NewStructuredLogger(logger),
+		HostPort:         address,
+		Namespace:        namespace,
+		Logger:           log.NewStructuredLogger(logger),
+		DataConverter:    pc.DataConverter(),
+		FailureConverter: pc.FailureConverter(),
 	}
 }
 
-// Dial connects to Temporal.
-func Dial(address, namespace string, logger *slog.Logger) (client.Client, error) {
-	c, err := client.Dial(Options(address, namespace, logger))
+// Dial connects to Temporal with payloads sealed by pc.
+func Dial(
+	address, namespace string,
+	logger *slog.Logger,
+	pc *codec.Codec,
+) (client.Client, error) {
+	c, err := client.Dial(Options(address, namespace, logger, pc))
 	if err != nil {
 		return nil, fmt.Errorf("dial temporal at %s: %w", address, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telehealth/sessions/internal/phi"
 	"github.com/telehealth/sessions/internal/video/sandbox"
 )
 
@@ -558,5 +559,33 @@ func TestNewPasscode(t *testing.T) {
 	}
 	if len(seen) != 500 {
 		t.Errorf("%d distinct passcodes out of 500", len(seen))
+	}
+}
+
+func TestHostLinkIsMintedByAGetCall(t *testing.T) {
+	_, tp, cfg := setup(t, sandbox.Options{})
+	z := NewZoom(cfg)
+	m, err := z.CreateMeeting(context.Background(), request("s-host"))
+	if err != nil {
+		t.Fatalf("CreateMeeting: %v", err)
+	}
+	link, err := z.HostLink(context.Background(), m.ID)
+	if err != nil {
+		t.Fatalf("HostLink: %v", err)
+	}
+	if !strings.Contains(link, "/s/"+m.ID) || !strings.Contains(link, "zak=") {
+		t.Errorf("host link = %q, want a start link with a zak token", phi.RedactURL(link))
+	}
+	if n := len(tp.calls(http.MethodGet, "/v2/meetings/"+m.ID)); n != 1 {
+		t.Errorf("get calls = %d, want 1", n)
+	}
+
+	var verr *Error
+	if _, err := z.HostLink(context.Background(), "999"); !errors.As(err, &verr) ||
+		verr.Status != http.StatusNotFound || verr.Retryable {
+		t.Errorf("unknown meeting: %v, want a permanent 404", err)
+	}
+	if _, err := z.HostLink(context.Background(), "../users"); err == nil {
+		t.Error("a meeting id that is not a number must be refused before any call")
 	}
 }
