@@ -37,17 +37,48 @@ type Posture struct {
 }
 
 // uses lists the external vendors the configuration sends data to. A side effect that
-// stays on this machine (the sandbox, the local sinks) is no vendor.
-// TODO(#3): add the vendor clients (google sheets, sendgrid, twilio, slack/teams,
-// billing and follow-up triggers) here as their configuration lands.
+// stays on this machine (the sandbox, the local sinks) or in our own Temporal cluster
+// (signal triggers, sealed by the payload codec) is no vendor. A new vendor client adds
+// its line here.
 func uses(cfg config.Config) (vendors []Use, local []string) {
-	if cfg.VideoPlatform == config.PlatformZoom {
-		vendors = append(vendors, Use{Vendor: "zoom", Purpose: "video meetings",
-			Receives: ReceivesPHI})
-	} else {
+	phi := func(vendor, purpose string) {
+		vendors = append(vendors, Use{Vendor: vendor, Purpose: purpose, Receives: ReceivesPHI})
+	}
+	switch cfg.VideoPlatform {
+	case config.PlatformZoom:
+		phi("zoom", "video visits")
+	case config.PlatformDoxy:
+		phi("doxy", "video visits")
+	case config.PlatformMeet:
+		phi("google", "video visits (Meet)")
+	default:
 		local = append(local, "video sandbox")
 	}
-	local = append(local, "session log file", "outbox file (email, sms, staff, triggers)")
+	if cfg.SheetsEnabled() {
+		vendors = append(vendors, Use{Vendor: "google", Purpose: "session log (Sheets)",
+			Receives: ReceivesMasked})
+	} else {
+		local = append(local, "session log file")
+	}
+	if cfg.SendGridEnabled() {
+		phi("sendgrid", "patient email")
+	}
+	if cfg.TwilioEnabled() {
+		phi("twilio", "patient sms")
+	}
+	if !cfg.SendGridEnabled() || !cfg.TwilioEnabled() {
+		local = append(local, "outbox file (messages)")
+	}
+	if cfg.StaffWebhookURL != "" {
+		vendors = append(vendors, Use{Vendor: cfg.StaffWebhookFormat,
+			Purpose: "staff channel", Receives: ReceivesMasked})
+	}
+	if cfg.BillingWebhookURL != "" {
+		phi("billing", "billing trigger")
+	}
+	if cfg.FollowUpWebhookURL != "" {
+		phi("followup", "follow-up trigger")
+	}
 	return vendors, local
 }
 

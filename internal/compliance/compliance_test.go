@@ -28,7 +28,7 @@ func hipaa(t *testing.T, baa string) config.Config {
 
 func TestHIPAAModeRefusesAVendorWithoutABAA(t *testing.T) {
 	_, err := compliance.Resolve(hipaa(t, "sendgrid"))
-	assert.ErrorContains(t, err, "zoom receives PHI (video meetings) but is not in BAA_VENDORS")
+	assert.ErrorContains(t, err, "zoom receives PHI (video visits) but is not in BAA_VENDORS")
 
 	p, err := compliance.Resolve(hipaa(t, "zoom,sendgrid"))
 	require.NoError(t, err)
@@ -41,6 +41,32 @@ func TestHIPAAModeNeedsKeysInCustody(t *testing.T) {
 	_, err := config.FromMap(map[string]string{"HIPAA_MODE": "true"})
 	assert.ErrorContains(t, err, "HIPAA_MODE requires PAYLOAD_KEYS")
 	assert.ErrorContains(t, err, "HIPAA_MODE requires API_KEY_ENABLED")
+}
+
+func TestEveryConfiguredVendorIsJudged(t *testing.T) {
+	key, err := codec.NewKey("k1")
+	require.NoError(t, err)
+	cfg, err := config.FromMap(map[string]string{
+		"HIPAA_MODE": "true", "BAA_VENDORS": "twilio", "PAYLOAD_KEYS": key,
+		"API_KEY_ENABLED": "true", "API_KEY": strings.Repeat("k", 32),
+		"SENDGRID_API_KEY": "SG.x", "SENDGRID_FROM_EMAIL": "a@clinic.example",
+		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+		"TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+		"TWILIO_FROM_NUMBER": "+15550001111",
+		"NOTIFICATION_WEBHOOK_URL": "https://hooks.slack.example/x",
+	})
+	require.NoError(t, err)
+	p, err := compliance.Resolve(cfg)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "sendgrid receives PHI")
+	assert.NotContains(t, err.Error(), "twilio", "twilio has a BAA")
+	assert.NotContains(t, err.Error(), "slack", "the staff channel gets masked data only")
+	got := map[string]string{}
+	for _, u := range p.Vendors {
+		got[u.Vendor] = u.Receives
+	}
+	assert.Equal(t, map[string]string{"sendgrid": "phi", "twilio": "phi", "slack": "masked"},
+		got)
 }
 
 func TestDefaultPostureIsLocal(t *testing.T) {

@@ -157,7 +157,8 @@ func (s Security) payloadProblems() []error {
 
 // KnownVendors are the vendors BAA_VENDORS may name.
 var KnownVendors = []string{
-	"zoom", "google", "sendgrid", "twilio", "slack", "teams", "billing", "followup",
+	"zoom", "doxy", "google", "sendgrid", "twilio", "slack", "teams", "billing",
+	"followup",
 }
 
 // HasBAA reports whether BAA_VENDORS names vendor.

@@ -217,8 +217,9 @@ func validationDetail(body []byte) string {
 // workflow id is the trigger's key, and a closed one is never started again, so a
 // retried trigger reaches the module once.
 //
-// TODO(#5): the payload holds the patient's email, readable in the module's workflow
-// history until the client carries the payload codec.
+// The payload holds the patient's email: Client must be the service's own (it seals
+// payloads with the payload codec), and the module's worker needs the same
+// PAYLOAD_KEYS to read it.
 type Signal struct {
 	Name         string
 	Client       client.Client
