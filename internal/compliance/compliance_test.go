@@ -50,9 +50,9 @@ func TestEveryConfiguredVendorIsJudged(t *testing.T) {
 		"HIPAA_MODE": "true", "BAA_VENDORS": "twilio", "PAYLOAD_KEYS": key,
 		"API_KEY_ENABLED": "true", "API_KEY": strings.Repeat("k", 32),
 		"SENDGRID_API_KEY": "SG.x", "SENDGRID_FROM_EMAIL": "a@clinic.example",
-		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
-		"TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
-		"TWILIO_FROM_NUMBER": "+15550001111",
+		"TWILIO_ACCOUNT_SID":       "AC0123456789abcdef0123456789abcdef",
+		"TWILIO_AUTH_TOKEN":        "0123456789abcdef0123456789abcdef",
+		"TWILIO_FROM_NUMBER":       "+15550001111",
 		"NOTIFICATION_WEBHOOK_URL": "https://hooks.slack.example/x",
 	})
 	require.NoError(t, err)
