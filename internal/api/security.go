@@ -282,8 +282,10 @@ func (s *Server) launchHost(c *gin.Context) {
 		s.fail(c, http.StatusNotFound, "Session not found")
 		return
 	}
+	// Only a session that is still to happen, or happening, can be launched.
 	switch state.Status {
-	case workflows.StatusEnded, workflows.StatusCompleted, workflows.StatusFailed:
+	case workflows.StatusScheduled, workflows.StatusInProgress:
+	default:
 		s.fail(c, http.StatusGone, "This session is over")
 		return
 	}

@@ -177,9 +177,14 @@ func TestLaunchMintsTheStartLinkAtClick(t *testing.T) {
 	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
 
 	assert.Equal(t, http.StatusNotFound, send(h, "GET", path+"x", "").Code)
-	s.status = workflows.StatusCompleted
-	assert.Equal(t, http.StatusGone, send(h, "GET", path, "").Code)
-	assert.Equal(t, 1, hl.calls)
+	for _, st := range []workflows.Status{workflows.StatusCompleted,
+		workflows.StatusCancelled, workflows.StatusNoShow, workflows.StatusFailed} {
+		s.status = st
+		assert.Equal(t, http.StatusGone, send(h, "GET", path, "").Code, st)
+	}
+	s.status = workflows.StatusInProgress
+	assert.Equal(t, http.StatusFound, send(h, "GET", path, "").Code)
+	assert.Equal(t, 2, hl.calls)
 }
 
 func TestAuditRecordsEveryAccessAndVerifies(t *testing.T) {

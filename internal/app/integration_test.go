@@ -113,21 +113,35 @@ func startStack(t *testing.T, vars map[string]string) *stack {
 		slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 }
 
+// stackOption adjusts the sandbox or the API's configuration before they start.
+type stackOption struct {
+	sandbox func(*sandbox.Server)
+	api     func(*api.Config)
+}
+
 // startStackWith starts the stack on a Temporal client and logger of the caller's.
 func startStackWith(
 	t *testing.T,
 	vars map[string]string,
 	tc client.Client,
 	logger *slog.Logger,
-	prepare ...func(*sandbox.Server),
+	opts ...stackOption,
 ) *stack {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{
-		AccountID: "acct", ClientID: "client", ClientSecret: "secret",
-	})
+	// The API's address is known before its handler: for the launch links, and for
+	// the sandbox's signed webhooks when ZOOM_WEBHOOK_SECRET_TOKEN is set.
+	s := httptest.NewUnstartedServer(nil)
+	so := sandbox.Options{AccountID: "acct", ClientID: "client", ClientSecret: "secret"}
+	if secret := vars["ZOOM_WEBHOOK_SECRET_TOKEN"]; secret != "" {
+		so.WebhookURL = "http://" + s.Listener.Addr().String() + "/webhooks/zoom"
+		so.WebhookSecret = secret
+	}
+	sb, err := sandbox.New(so)
 	require.NoError(t, err)
-	for _, p := range prepare {
-		p(sb)
+	for _, o := range opts {
+		if o.sandbox != nil {
+			o.sandbox(sb)
+		}
 	}
 	platform := httptest.NewServer(sb)
 	t.Cleanup(platform.Close)
@@ -146,8 +160,6 @@ func startStackWith(
 		"ZOOM_USER_ID":           "dr@clinic.example",
 		"VIDEO_PLATFORM_TIMEOUT": "2s",
 	}
-	// The API's address is known before its handler, for the launch links.
-	s := httptest.NewUnstartedServer(nil)
 	env["PUBLIC_BASE_URL"] = "http://" + s.Listener.Addr().String()
 	for k, v := range vars {
 		env[k] = v
@@ -169,6 +181,11 @@ func startStackWith(
 	require.NoError(t, err)
 	t.Cleanup(release)
 	apiCfg.Guard = guard
+	for _, o := range opts {
+		if o.api != nil {
+			o.api(&apiCfg)
+		}
+	}
 	h, err := api.New(apiCfg,
 		&api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue}, logger)
 	require.NoError(t, err)

@@ -62,9 +62,9 @@ func TestKeyRotation(t *testing.T) {
 	t.Cleanup(after.Close)
 	startStackWith(t, map[string]string{
 		"TASK_QUEUE": queue, "PAYLOAD_KEYS": oldKey + "," + newKey, "PAYLOAD_KEY_ID": "new",
-	}, after, quiet, func(sb *sandbox.Server) {
+	}, after, quiet, stackOption{sandbox: func(sb *sandbox.Server) {
 		sb.InjectNext(sandbox.CreateMeeting, 1, sandbox.Fault{Status: 400, Code: 300})
-	})
+	}})
 
 	err = after.GetWorkflow(t.Context(), workflows.WorkflowID(id), "").Get(t.Context(), nil)
 	require.Error(t, err)
