@@ -282,6 +282,7 @@ func (s *Server) launchHost(c *gin.Context) {
 		s.fail(c, http.StatusNotFound, "Session not found")
 		return
 	}
+	c.Set(actorKey, "launch-token")
 	// Only a session that is still to happen, or happening, can be launched.
 	switch state.Status {
 	case workflows.StatusScheduled, workflows.StatusInProgress:

@@ -225,6 +225,7 @@ func TestAuditRecordsEveryAccessAndVerifies(t *testing.T) {
 	assert.NotContains(t, got[1].Actor, testKey)
 	assert.Equal(t, "unauthenticated", got[2].Actor)
 	assert.Equal(t, "SESSION-1730851234567-a3f7k2", got[3].SessionID)
+	assert.Equal(t, "launch-token", got[3].Actor)
 	assert.Contains(t, w.Body.String(), "seq,time,actor,client_ip")
 
 	n, err := l.Verify(t.Context())
