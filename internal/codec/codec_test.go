@@ -228,3 +228,30 @@ func TestServerDecodesForTheUIOriginOnlyAndChecksAuth(t *testing.T) {
 	pre.Body.Close()
 	assert.Equal(t, "http://127.0.0.1:8233", pre.Header.Get("Access-Control-Allow-Origin"))
 }
+
+// BenchmarkSealAndOpen measures one session-input-sized payload through Encode and
+// Decode: the codec's cost on every Temporal call.
+func BenchmarkSealAndOpen(b *testing.B) {
+	c, err := codec.New(map[string][]byte{"k1": key(1)}, "k1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := converter.GetDefaultDataConverter().ToPayload(map[string]string{
+		"patientEmail": "sarah.johnson@example.com", "patientName": "Sarah Johnson",
+		"notes": strings.Repeat("x", 1500),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []*commonpb.Payload{p}
+	b.SetBytes(int64(len(p.Data)))
+	for b.Loop() {
+		sealed, err := c.Encode(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Decode(sealed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
