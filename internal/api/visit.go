@@ -78,8 +78,13 @@ func (s *Server) reschedule(c *gin.Context) {
 		problems = append(problems, "scheduled_time is required")
 	default:
 		t, perr := time.Parse(time.RFC3339, *body.ScheduledTime)
-		if perr != nil {
+		switch now := time.Now(); {
+		case perr != nil:
 			problems = append(problems, "scheduled_time must be RFC 3339 with an offset")
+		case !t.After(now):
+			problems = append(problems, "scheduled_time must be in the future")
+		case t.After(now.AddDate(1, 0, 0)):
+			problems = append(problems, "scheduled_time must be within a year")
 		}
 		req.ScheduledStart = t.UTC()
 	}

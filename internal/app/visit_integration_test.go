@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,7 +31,7 @@ const hookSecret = "integration-webhook-secret"
 
 // startVisitStack is startStack with the live visit: the sandbox signs its events and
 // sends them to the API's webhook; the visit's grace periods are seconds, not minutes.
-func startVisitStack(t *testing.T) *stack {
+func startVisitStack(t testing.TB, logger *slog.Logger) *stack {
 	t.Helper()
 	var handler atomic.Pointer[http.Handler]
 	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
@@ -61,7 +64,6 @@ func startVisitStack(t *testing.T) *stack {
 	})
 	require.NoError(t, err)
 
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	acts, stop, err := app.NewActivities(t.Context(), cfg, logger)
 	require.NoError(t, err)
 	t.Cleanup(stop)
@@ -100,7 +102,7 @@ func outbox(t *testing.T, cfg config.Config, channel string) []sink.Record {
 }
 
 func TestVisitThroughSignedWebhooks(t *testing.T) {
-	s := startVisitStack(t)
+	s := startVisitStack(t, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	start := time.Now().UTC().Add(time.Minute).Format(time.RFC3339)
 	code, body := s.post(t, fmt.Sprintf(`{"booking_id":%q,
 		"patient_email":"sarah.johnson@example.com","patient_name":"Sarah Johnson",
@@ -185,7 +187,7 @@ func TestVisitThroughSignedWebhooks(t *testing.T) {
 }
 
 func TestCancelBeforeTheSessionExists(t *testing.T) {
-	s := startVisitStack(t)
+	s := startVisitStack(t, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	booking := uniqueID("cancel")
 	resp, err := httpClient.Post(s.api.URL+"/sessions/"+booking+"/cancel",
 		"application/json", strings.NewReader(`{"reason":"patient"}`))
@@ -207,7 +209,7 @@ func TestCancelBeforeTheSessionExists(t *testing.T) {
 }
 
 func TestRescheduleAndCancelOverHTTP(t *testing.T) {
-	s := startVisitStack(t)
+	s := startVisitStack(t, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	start := time.Now().UTC().Add(3 * time.Hour).Truncate(time.Second)
 	code, body := s.post(t, fmt.Sprintf(`{"booking_id":%q,"patient_email":"p@example.com",
 		"scheduled_time":%q}`, uniqueID("move"), start.Format(time.RFC3339)))
@@ -244,4 +246,82 @@ func TestRescheduleAndCancelOverHTTP(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+}
+
+// BenchmarkWebhookToSignal measures webhook-to-ack latency against the real dev server:
+// a signed Zoom event over HTTP, verified, parsed and signalled to a running session,
+// for a few thousand events. It prints p50 and p99.
+//
+//	TEMPORAL_CLI=... go test -run XXX -bench WebhookToSignal -benchtime 1x ./internal/app/
+func BenchmarkWebhookToSignal(b *testing.B) {
+	s := startVisitStack(b, slog.New(slog.DiscardHandler))
+	start := time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
+	resp, err := httpClient.Post(s.api.URL+"/webhook/telehealth-session", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"booking_id":%q,"patient_email":"p@example.com",
+		"scheduled_time":%q}`, uniqueID("bench"), start)))
+	require.NoError(b, err)
+	var body map[string]any
+	require.NoError(b, json.NewDecoder(resp.Body).Decode(&body))
+	resp.Body.Close()
+	sessionID := body["data"].(map[string]any)["session_id"].(string)
+	meetingID := ""
+	require.Eventually(b, func() bool {
+		r, err := httpClient.Get(s.api.URL + "/sessions/" + sessionID)
+		if err != nil {
+			return false
+		}
+		defer r.Body.Close()
+		var got map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&got)
+		meetingID, _ = got["data"].(map[string]any)["meeting_id"].(string)
+		return meetingID != ""
+	}, 10*time.Second, 100*time.Millisecond)
+
+	const events = 3000
+	var lat []time.Duration
+	sent := 0
+	for b.Loop() {
+		lat = lat[:0]
+		for i := range events {
+			ts := time.Now()
+			ev := fmt.Appendf(nil, `{"event":"meeting.participant_joined","event_ts":%d,
+"payload":{"account_id":"acct","object":{"id":%q,"uuid":"bench","host_id":"H",
+"participant":{"user_id":"%d","participant_uuid":"guest-%d","customer_key":"k-%d",
+"join_time":%q}}}}`, ts.UnixMilli(), meetingID, i, sent, i, ts.UTC().Format(time.RFC3339))
+			sec := strconv.FormatInt(ts.Unix(), 10)
+			req, _ := http.NewRequest(http.MethodPost, s.api.URL+"/webhooks/zoom",
+				bytes.NewReader(ev))
+			req.Header.Set("x-zm-request-timestamp", sec)
+			req.Header.Set("x-zm-signature", sandbox.Sign(hookSecret, sec, ev))
+			began := time.Now()
+			r, err := httpClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.Body.Close()
+			lat = append(lat, time.Since(began))
+			if r.StatusCode != http.StatusOK {
+				b.Fatalf("status %d", r.StatusCode)
+			}
+			sent++
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
+	fmt.Printf("webhook-to-ack with Temporal over %d events: p50 %v, p99 %v\n",
+		events, p50, p99)
+
+	// Every event reached the session, across its continue-as-new.
+	require.EventuallyWithT(b, func(c *assert.CollectT) {
+		r, err := httpClient.Get(s.api.URL + "/sessions/" + sessionID)
+		require.NoError(c, err)
+		defer r.Body.Close()
+		var got map[string]any
+		require.NoError(c, json.NewDecoder(r.Body).Decode(&got))
+		seen, _ := got["data"].(map[string]any)["eventsSeen"].(float64)
+		assert.Equal(c, float64(sent), seen)
+	}, 60*time.Second, 500*time.Millisecond)
 }
