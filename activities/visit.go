@@ -26,8 +26,10 @@ type Reminders interface {
 // Queue reaches the other sessions waiting for a provider.
 type Queue interface {
 	// PromoteNext tells the first session in the provider's waiting room that its
-	// patient is next.
-	PromoteNext(ctx context.Context, providerID string) error
+	// patient is next. With waitingSessionID set, that session has just entered the
+	// room: until the queue shows it, PromoteNext fails (retryably), so that a
+	// visibility store running behind does not skip it.
+	PromoteNext(ctx context.Context, providerID, waitingSessionID string) error
 }
 
 // MeetingRef names a session's meeting.
@@ -180,6 +182,8 @@ func (a *Activities) TextNextInQueue(ctx context.Context, n NextText) error {
 type QueueInput struct {
 	SessionID  string `json:"sessionId"`
 	ProviderID string `json:"providerId"`
+	// Waiting says that the session's patient has just entered the waiting room.
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // PromoteNextInQueue tells the first patient in the provider's waiting room that they
@@ -188,7 +192,11 @@ func (a *Activities) PromoteNextInQueue(ctx context.Context, q QueueInput) error
 	if a.Queue == nil {
 		return nil
 	}
-	return classify(a.Queue.PromoteNext(ctx, q.ProviderID))
+	waiting := ""
+	if q.Waiting {
+		waiting = q.SessionID
+	}
+	return classify(a.Queue.PromoteNext(ctx, q.ProviderID, waiting))
 }
 
 // ReminderWebhook hands reminders to the messaging module (M08) over HTTP: a JSON POST

@@ -27,6 +27,17 @@ var changeOptions = workflow.ActivityOptions{
 	},
 }
 
+// queueOptions give the visibility store a few seconds to show a patient who has just
+// entered the waiting room, and no more: the queue is a courtesy.
+var queueOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    500 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumAttempts:    6,
+	},
+}
+
 // idle is how long the visit loop sleeps when no timer is due: it only bounds a wait
 // for signals.
 const idle = 24 * time.Hour
@@ -332,7 +343,7 @@ func (v *visit) refresh(ctx workflow.Context) {
 		d := &v.state.Deliveries
 		v.deliver(ctx, "waiting-room notice", &d.WaitingNotice, messageOptions,
 			a.NotifyStaff, v.notice("Telehealth patient in the waiting room", ""))
-		v.promote(ctx)
+		v.promote(ctx, true)
 	case after == nil && before != nil:
 		v.upsert(ctx, WaitingSinceAttr.ValueUnset())
 	}
@@ -342,12 +353,14 @@ func (v *visit) refresh(ctx workflow.Context) {
 	}
 }
 
-// promote asks the provider's waiting room to tell its first patient they are next.
-func (v *visit) promote(ctx workflow.Context) {
-	v.deliver(ctx, "waiting-room queue", &v.queueDelivery, recordOptions,
+// promote asks the provider's waiting room to tell its first patient they are next;
+// waiting says that this session's patient has just entered it.
+func (v *visit) promote(ctx workflow.Context, waiting bool) {
+	v.deliver(ctx, "waiting-room queue", &v.queueDelivery, queueOptions,
 		a.PromoteNextInQueue, activities.QueueInput{
 			SessionID:  v.state.SessionID,
 			ProviderID: v.state.ProviderID,
+			Waiting:    waiting,
 		})
 }
 
@@ -509,7 +522,7 @@ func (v *visit) finish(ctx workflow.Context, end time.Time) {
 	v.bill(ctx, false)
 	v.record(ctx)
 	// The provider is free: the next patient waiting for them is next.
-	v.promote(ctx)
+	v.promote(ctx, false)
 }
 
 func (v *visit) bill(ctx workflow.Context, noShow bool) {

@@ -350,8 +350,8 @@ func TestRescheduleAndCancelRoutes(t *testing.T) {
 	assert.Len(t, body.Problems, 2, "every problem at once: %v", body.Problems)
 
 	f.changeErr = &api.ChangeError{Problems: []string{"the session is ENDED"}}
-	w = do(http.MethodPost, id+"/reschedule", `{"scheduled_time":"2030-01-02T15:00:00Z"}`,
-		true)
+	w = do(http.MethodPost, id+"/reschedule", fmt.Sprintf(`{"scheduled_time":%q}`,
+		time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339)), true)
 	assert.Equal(t, http.StatusConflict, w.Code)
 	assert.Contains(t, w.Body.String(), "the session is ENDED")
 

@@ -176,6 +176,15 @@ func TestVisitThroughSignedWebhooks(t *testing.T) {
 	}
 	assert.Contains(t, titles, "Telehealth patient in the waiting room")
 
+	// First in the provider's queue, the patient was told they were next, once.
+	var next int
+	for _, r := range outbox(t, s.cfg, sink.ChannelEmail) {
+		if strings.HasPrefix(r.Subject, "You are next") && r.SessionID == sessionID {
+			next++
+		}
+	}
+	assert.Equal(t, 1, next)
+
 	// Nothing the platform said about the people reached the session.
 	raw, _ := json.Marshal(state)
 	for _, phi := range []string{"Sarah", "sarah.johnson", "Ines", "ines@"} {

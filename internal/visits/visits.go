@@ -169,12 +169,24 @@ func (d *Directory) WaitingRoom(
 	return out, nil
 }
 
+// ErrQueueBehind is PromoteNext's retryable answer while the visibility store does not
+// show yet a session that has just entered the waiting room.
+var ErrQueueBehind = errors.New("waiting room not yet visible")
+
 // PromoteNext tells the first session in the provider's waiting room that its patient
 // is next. The session texts its patient once per stay.
-func (d *Directory) PromoteNext(ctx context.Context, providerID string) error {
+func (d *Directory) PromoteNext(ctx context.Context, providerID, waiting string) error {
 	room, err := d.WaitingRoom(ctx, providerID, time.Now())
-	if err != nil || len(room) == 0 {
+	if err != nil {
 		return err
+	}
+	if waiting != "" && !slices.ContainsFunc(room, func(w Waiting) bool {
+		return w.SessionID == waiting
+	}) {
+		return ErrQueueBehind
+	}
+	if len(room) == 0 {
+		return nil
 	}
 	first := room[0]
 	err = d.Client.SignalWorkflow(ctx, first.workflowID, "", workflows.NextInQueueSignal,
