@@ -472,8 +472,11 @@ func (v *visit) nextDeadline() (time.Time, bool) {
 	return first, !first.IsZero()
 }
 
-func (v *visit) reminderAt() time.Time { return v.state.ScheduledStart.Add(-v.pol.ReminderLead) }
-func (v *visit) noShowAt() time.Time   { return v.state.ScheduledStart.Add(v.pol.NoShowGrace) }
+// The timers, all computed from the state, so that a reschedule moves every one.
+func (v *visit) reminderAt() time.Time {
+	return v.state.ScheduledStart.Add(-v.pol.ReminderLead)
+}
+func (v *visit) noShowAt() time.Time { return v.state.ScheduledStart.Add(v.pol.NoShowGrace) }
 func (v *visit) autoEndAt() time.Time {
 	return v.state.ScheduledEnd.Add(minutes(v.in.Policy.BufferMinutes))
 }
