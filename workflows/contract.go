@@ -191,6 +191,7 @@ type Carried struct {
 	NextTexted     bool       `json:"nextTexted,omitempty"`
 	EndRequestedAt *time.Time `json:"endRequestedAt,omitempty"`
 	ClosedAt       *time.Time `json:"closedAt,omitempty"`
+	EndedAt        *time.Time `json:"endedAt,omitempty"`
 }
 
 // BookingTerms are the terms a booking request asks for. The CreateSession update

