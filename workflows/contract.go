@@ -192,6 +192,7 @@ type Carried struct {
 	EndRequestedAt *time.Time `json:"endRequestedAt,omitempty"`
 	ClosedAt       *time.Time `json:"closedAt,omitempty"`
 	EndedAt        *time.Time `json:"endedAt,omitempty"`
+	NoticedStays   int        `json:"noticedStays,omitempty"`
 }
 
 // BookingTerms are the terms a booking request asks for. The CreateSession update

@@ -63,6 +63,8 @@ type visit struct {
 	cancelPending bool
 	// wake makes the loop look at the state again.
 	wake bool
+	// noticedStays counts the waiting-room stays staff have been told of.
+	noticedStays int
 	// queueDelivery records background work that the state does not show.
 	queueDelivery Delivery
 
@@ -94,6 +96,7 @@ func (v *visit) setup(ctx workflow.Context) error {
 		}
 		v.reminded, v.nextTexted = c.Reminded, c.NextTexted
 		v.endRequestedAt, v.closedAt, v.endedAt = c.EndRequestedAt, c.ClosedAt, c.EndedAt
+		v.noticedStays = c.NoticedStays
 	} else {
 		id := sessionID(info.WorkflowStartTime, info.FirstRunID)
 		v.state = State{
@@ -339,13 +342,27 @@ func (v *visit) refresh(ctx workflow.Context) {
 	if final(v.state.Status) || v.state.Status == StatusEnded {
 		return
 	}
-	switch {
-	case after != nil && (before == nil || !before.Equal(*after)):
+	entered := after != nil && (before == nil || !before.Equal(*after))
+	if entered {
 		v.nextTexted = false
 		v.upsert(ctx, WaitingSinceAttr.ValueSet(*after))
-		d := &v.state.Deliveries
-		v.deliver(ctx, "waiting-room notice", &d.WaitingNotice, messageOptions,
-			a.NotifyStaff, v.notice("Telehealth patient in the waiting room", ""))
+	}
+	stays := len(v.state.Attendance.WaitingRoom)
+	if entered || stays > v.noticedStays {
+		// A stay that began and ended between two looks is noticed too.
+		notify := entered
+		if workflow.GetVersion(ctx, noticeChange, workflow.DefaultVersion, 1) == 1 {
+			notify = stays > v.noticedStays
+		}
+		v.noticedStays = stays
+		if notify {
+			d := &v.state.Deliveries
+			v.deliver(ctx, "waiting-room notice", &d.WaitingNotice, messageOptions,
+				a.NotifyStaff, v.notice("Telehealth patient in the waiting room", ""))
+		}
+	}
+	switch {
+	case entered:
 		v.promote(ctx, true)
 	case after == nil && before != nil:
 		v.upsert(ctx, WaitingSinceAttr.ValueUnset())
@@ -493,6 +510,10 @@ func (v *visit) followUpAt() time.Time {
 	}
 	return end.Add(v.in.Policy.FollowUpDelay)
 }
+
+// noticeChange names, in workflow.GetVersion, a staff notice for every stay in the
+// waiting room, even one that began and ended between two looks at the events.
+const noticeChange = "notice-every-wait"
 
 // followUpChange names, in workflow.GetVersion, counting the follow-up delay from the
 // billing trigger rather than from the visit's end.
@@ -699,6 +720,7 @@ func (v *visit) continueAsNew(ctx workflow.Context) error {
 		EndRequestedAt: v.endRequestedAt,
 		ClosedAt:       v.closedAt,
 		EndedAt:        v.endedAt,
+		NoticedStays:   v.noticedStays,
 	}
 	v.logger.Info("session continued as new", "events", len(v.events))
 	return workflow.NewContinueAsNewError(ctx, SessionLifecycle, in)

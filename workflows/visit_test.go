@@ -647,3 +647,29 @@ func TestBurstAcrossContinueAsNew(t *testing.T) {
 	assert.Equal(t, 25, billing(t, c2).DurationMinutes)
 	assert.Empty(t, c2.at["CreateMeeting"], "the meeting is not made again")
 }
+
+func TestBriefWaitIsNoticed(t *testing.T) {
+	env, c := newEnv()
+	// The patient waits and is admitted between two looks: both events come together.
+	wait := ev(workflows.EventWaitingJoined, 0, "patient")
+	admit := ev(workflows.EventAdmitted, 0, "patient")
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.VisitEventSignal, wait)
+		env.SignalWorkflow(workflows.VisitEventSignal, admit)
+	}, begins+time.Second)
+	playVisit(env, now(
+		ev(workflows.EventMeetingStarted, 0, ""),
+		ev(workflows.EventJoined, 0, "host"),
+		ev(workflows.EventJoined, time.Second, "patient"),
+		ev(workflows.EventMeetingEnded, 20*time.Minute, ""),
+	))
+	env.ExecuteWorkflow(workflows.SessionLifecycle, input())
+	result(t, env)
+	n := 0
+	for _, e := range events(c) {
+		if e == "Telehealth patient in the waiting room" {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "staff hear of every stay, even a short one")
+}
