@@ -45,13 +45,16 @@ func (e *ChangeError) Error() string { return strings.Join(e.Problems, "; ") }
 // ErrSessionOver answers a cancel for a booking whose session has already ended.
 var ErrSessionOver = errors.New("session is over")
 
+// zoomWebhookRoute is where Zoom posts its events.
+const zoomWebhookRoute = "/webhooks/zoom"
+
 // visitRoutes adds the live visit's routes when the engine serves them.
 func (s *Server) visitRoutes(r *gin.Engine, authed *gin.RouterGroup) {
 	if _, ok := s.sessions.(Visits); !ok {
 		return
 	}
 	// Platforms sign their webhooks: no API key.
-	r.POST("/webhooks/zoom", s.zoomWebhook)
+	r.POST(zoomWebhookRoute, s.zoomWebhook)
 	authed.POST("/sessions/:id/reschedule", s.reschedule)
 	authed.POST("/sessions/:id/cancel", s.cancel)
 	authed.GET("/providers/:provider/waiting-room", s.waitingRoom)

@@ -394,3 +394,17 @@ func TestWaitingRoomRoute(t *testing.T) {
 	assert.Contains(t, w.Body.String(), `"estimated_wait_seconds":600`)
 	assert.NotContains(t, w.Body.String(), "dr.smith")
 }
+
+func TestZoomWebhookTakesLargeRecordingEvents(t *testing.T) {
+	f := &fakeVisits{}
+	h, _ := visitServer(t, f)
+	files := strings.Repeat(`{"id":"f","file_type":"MP4","download_url":"https://x"},`, 2000)
+	body := fmt.Appendf(nil, `{"event":"recording.completed","event_ts":%d,"payload":{
+"object":{"id":81234567890,"uuid":"u","host_id":"H","recording_files":[%s{}]}}}`,
+		time.Now().UnixMilli(), files)
+	require.Greater(t, len(body), api.MaxBodyBytes, "bigger than the API's usual cap")
+	w := hook(h, body, signed(body, time.Now()))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(t, 1, f.count())
+	assert.Equal(t, workflows.EventRecordingComplete, f.signals[0].Type)
+}
