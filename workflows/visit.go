@@ -121,6 +121,8 @@ func (v *visit) setup(ctx workflow.Context) error {
 		if b.TraceID == "" {
 			v.state.TraceID = v.state.SessionID
 		}
+		v.state.Attendance = computeAttendance(nil, v.state.PatientKey,
+			workflow.Now(ctx), nil)
 	}
 	v.state.Runs++
 	v.logger = log.With(workflow.GetLogger(ctx),
