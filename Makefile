@@ -4,7 +4,7 @@ TEMPORAL_CLI_VERSION ?= v1.5.1
 TEMPORAL_DIR := $(CURDIR)/.tools/temporal-$(TEMPORAL_CLI_VERSION)
 TEMPORAL     := $(TEMPORAL_DIR)/temporal
 
-.PHONY: run test build vet fmt
+.PHONY: run test build vet fmt bench drill fuzz
 
 ## run: the whole service on this machine: dev server + Web UI, worker, API, sandbox.
 run: $(TEMPORAL)
@@ -16,6 +16,25 @@ test: $(TEMPORAL)
 
 build:
 	go build -o bin/ ./worker ./starter
+
+## bench: the load benchmark on the embedded stack (about 6 minutes); see README.
+bench: $(TEMPORAL) build
+	go run ./scripts/bench -temporal $(TEMPORAL) -bin bin $(BENCH_FLAGS)
+
+## drill: crash and fault drill (about 2 minutes); CI runs a short form.
+drill: $(TEMPORAL) build
+	go run ./scripts/drill -temporal $(TEMPORAL) -bin bin $(DRILL_FLAGS)
+
+# Fuzz targets as package:target; each runs for FUZZTIME.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./internal/session:FuzzParse \
+	./internal/phi:FuzzMaskEmail ./internal/phi:FuzzMaskName ./internal/phi:FuzzMaskPhone \
+	./internal/phi:FuzzMaskDigitRuns ./internal/phi:FuzzMaskText ./internal/phi:FuzzRedactURL \
+	./internal/api:FuzzZoomWebhook
+
+## fuzz: every fuzz target for FUZZTIME each, on its seed corpus in testdata/ first.
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
 vet:
 	go vet ./...

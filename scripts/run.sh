@@ -34,6 +34,7 @@ else
 		--ui-codec-endpoint "http://127.0.0.1:${PORT:-8080}/codec" \
 		--db-filename "$DATA_DIR/temporal.db" \
 		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+		--dynamic-config-value system.enableActivityEagerExecution=true \
 		--log-level warn >"$DATA_DIR/temporal.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 1 150); do

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // booking time zones, on machines without a zone database
@@ -19,9 +21,19 @@ import (
 	"github.com/telehealth/sessions/internal/api"
 	"github.com/telehealth/sessions/internal/app"
 	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/metrics"
+	"github.com/telehealth/sessions/workflows"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		// The container's health check: the API answers and reaches Temporal.
+		url := app.LoopbackURL(":"+cmp.Or(os.Getenv("PORT"), "8080"), "/healthz")
+		if os.Getenv("TLS_CERT_FILE") != "" {
+			url = "https" + strings.TrimPrefix(url, "http")
+		}
+		os.Exit(app.Probe(url))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(os.Args) > 1 && os.Args[1] == "audit-verify" {
@@ -37,11 +49,20 @@ func main() {
 	}
 }
 
+// statuses are the session statuses that /metrics counts.
+var statuses = []string{
+	string(workflows.StatusCreating), string(workflows.StatusScheduled),
+	string(workflows.StatusInProgress), string(workflows.StatusEnded),
+	string(workflows.StatusCompleted), string(workflows.StatusNoShow),
+	string(workflows.StatusCancelled), string(workflows.StatusFailed),
+}
+
 func run(ctx context.Context) error {
-	cfg, logger, tc, err := app.Start("api")
+	rt, err := app.Start("api")
 	if err != nil {
 		return err
 	}
+	cfg, logger, tc := rt.Config, rt.Logger, rt.Client
 	defer tc.Close()
 
 	pc, err := app.Codec(cfg)
@@ -53,12 +74,23 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer closeGuard()
+	sessions := &api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue}
+	if err := rt.Metrics.Register(metrics.NewSessionsByStatus(sessions.CountByStatus,
+		statuses, 15*time.Second)); err != nil {
+		return err
+	}
 	apiCfg := app.APIConfig(cfg)
 	apiCfg.Guard = guard
-	handler, err := api.New(apiCfg,
-		&api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue}, logger)
+	apiCfg.Metrics = rt.Metrics
+	handler, err := api.New(apiCfg, sessions, logger)
 	if err != nil {
 		return err
+	}
+	if cfg.PprofEnabled {
+		mux := http.NewServeMux()
+		metrics.RegisterPprof(mux)
+		mux.Handle("/", handler)
+		handler = mux
 	}
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)),

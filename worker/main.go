@@ -15,6 +15,11 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		// The container's health check: the metrics server answers while the worker
+		// runs.
+		os.Exit(app.Probe(app.LoopbackURL(os.Getenv("WORKER_METRICS_ADDR"), "/metrics")))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
@@ -24,10 +29,11 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cfg, logger, tc, err := app.Start("worker")
+	rt, err := app.Start("worker")
 	if err != nil {
 		return err
 	}
+	cfg, logger, tc := rt.Config, rt.Logger, rt.Client
 	defer tc.Close()
 	if err := temporalx.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace,
 		workflows.SearchAttributes); err != nil {
@@ -40,7 +46,14 @@ func run(ctx context.Context) error {
 	}
 	defer closeActs()
 
-	w := app.NewWorker(tc, cfg.TaskQueue, acts)
+	if cfg.WorkerMetricsAddr != "" {
+		if err := app.ServeMetrics(ctx, cfg.WorkerMetricsAddr, rt.Metrics,
+			cfg.PprofEnabled, logger); err != nil {
+			return err
+		}
+	}
+
+	w := app.NewWorker(tc, cfg.TaskQueue, acts, rt.Metrics.SideEffects(app.Vendors(acts)))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

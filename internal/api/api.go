@@ -36,6 +36,14 @@ type Config struct {
 	// ZoomWebhookSecret is the Zoom app's secret token; empty: no Zoom webhook.
 	ZoomWebhookSecret string
 	Guard             Guard // security.go
+	// Metrics, when set, times every request and is served at GET /metrics.
+	Metrics Metrics
+}
+
+// Metrics is what the API needs of the metrics registry.
+type Metrics interface {
+	ObserveHTTP(route, method string, status int, d time.Duration)
+	Handler() http.Handler
 }
 
 // Server serves the API.
@@ -49,6 +57,15 @@ type Server struct {
 
 // New returns the API's handler.
 func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, error) {
+	s, r, err := build(cfg, sessions, logger)
+	if err != nil {
+		return nil, err
+	}
+	return s.withCORS(r), nil
+}
+
+// build returns the server and its router, every route registered.
+func build(cfg Config, sessions Sessions, logger *slog.Logger) (*Server, *gin.Engine, error) {
 	s := &Server{cfg: cfg, sessions: sessions, logger: logger}
 	for _, k := range cfg.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(strings.TrimSpace(k))))
@@ -57,11 +74,15 @@ func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, erro
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
 	r.Use(s.guards()...)
 	r.GET("/healthz", s.health)
+	r.GET("/openapi.json", serveOpenAPI)
+	if cfg.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
+	}
 
 	authed := r.Group("/", s.authenticate, s.limitKey)
 	authed.POST("/webhook/telehealth-session", s.createSession)
@@ -69,7 +90,7 @@ func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, erro
 	s.visitRoutes(r, authed) // visit.go
 	s.mountSecurity(r, authed)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found") })
-	return s.withCORS(r), nil
+	return s, r, nil
 }
 
 // createSession is POST /webhook/telehealth-session.
@@ -232,6 +253,10 @@ func (s *Server) logRequests(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
+	elapsed := time.Since(began)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.ObserveHTTP(route, c.Request.Method, c.Writer.Status(), elapsed)
+	}
 	level := slog.LevelInfo
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelError
@@ -242,7 +267,7 @@ func (s *Server) logRequests(c *gin.Context) {
 		"method", c.Request.Method,
 		"route", route,
 		"status", c.Writer.Status(),
-		"duration_ms", time.Since(began).Milliseconds(),
+		"duration_ms", elapsed.Milliseconds(),
 	)
 }
 

@@ -165,6 +165,17 @@ func (t *Temporal) Get(ctx context.Context, sessionID string) (workflows.State, 
 	return t.query(ctx, exec.WorkflowId, exec.RunId)
 }
 
+// CountByStatus counts the sessions, open and closed, whose status is status.
+func (t *Temporal) CountByStatus(ctx context.Context, status string) (int64, error) {
+	resp, err := t.Client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("%s = '%s'", workflows.SessionStatusAttr.GetName(), status),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count sessions: %w", err)
+	}
+	return resp.GetCount(), nil
+}
+
 // Healthy checks the Temporal connection.
 func (t *Temporal) Healthy(ctx context.Context) error {
 	_, err := t.Client.CheckHealth(ctx, &client.CheckHealthRequest{})

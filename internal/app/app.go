@@ -6,15 +6,18 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/telehealth/sessions/activities"
@@ -23,6 +26,7 @@ import (
 	"github.com/telehealth/sessions/internal/config"
 	"github.com/telehealth/sessions/internal/launch"
 	"github.com/telehealth/sessions/internal/logging"
+	"github.com/telehealth/sessions/internal/metrics"
 	"github.com/telehealth/sessions/internal/sink"
 	"github.com/telehealth/sessions/internal/temporalx"
 	"github.com/telehealth/sessions/internal/video"
@@ -31,9 +35,15 @@ import (
 	"github.com/telehealth/sessions/workflows"
 )
 
-// NewWorker returns a worker for the session workflow and its activities.
-func NewWorker(c client.Client, taskQueue string, acts *activities.Activities) worker.Worker {
-	w := worker.New(c, taskQueue, worker.Options{})
+// NewWorker returns a worker for the session workflow and its activities, with the
+// given interceptors (metrics.SideEffects, for one).
+func NewWorker(
+	c client.Client,
+	taskQueue string,
+	acts *activities.Activities,
+	interceptors ...interceptor.WorkerInterceptor,
+) worker.Worker {
+	w := worker.New(c, taskQueue, worker.Options{Interceptors: interceptors})
 	if acts.Queue == nil {
 		acts.Queue = &visits.Directory{Client: c} // visit.go
 	}
@@ -206,12 +216,21 @@ func zoomConfig(cfg config.Config, logger *slog.Logger) video.ZoomConfig {
 	}
 }
 
+// Runtime is what both commands start with.
+type Runtime struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Client  client.Client
+	Metrics *metrics.Metrics
+}
+
 // Start is the start-up both commands share: it loads the configuration, builds the
-// logger for the named service, loads the payload keys and dials Temporal with them.
-func Start(service string) (config.Config, *slog.Logger, client.Client, error) {
+// logger for the named service and its metrics registry, loads the payload keys, and
+// dials Temporal with them, the SDK's metrics in that registry, and TLS when set.
+func Start(service string) (*Runtime, error) {
 	cfg, err := config.Load()
 	if err != nil {
-		return config.Config{}, nil, nil, err
+		return nil, err
 	}
 	level, _ := config.ParseLevel(cfg.LogLevel) // checked by Load
 	logger := logging.New(os.Stdout, level).With("service", service)
@@ -219,15 +238,24 @@ func Start(service string) (config.Config, *slog.Logger, client.Client, error) {
 
 	pc, err := Codec(cfg)
 	if err != nil {
-		return config.Config{}, nil, nil, err
+		return nil, err
 	}
 	logger.Info("payload encryption on", "key_id", pc.CurrentKeyID(),
 		"key_ids", pc.KeyIDs())
-	tc, err := temporalx.Dial(cfg.TemporalAddress, cfg.TemporalNamespace, logger, pc)
+	m, err := metrics.New()
 	if err != nil {
-		return config.Config{}, nil, nil, err
+		return nil, err
 	}
-	return cfg, logger, tc, nil
+	opts := temporalx.Options(cfg.TemporalAddress, cfg.TemporalNamespace, logger, pc)
+	opts.MetricsHandler = m.Temporal()
+	if opts.ConnectionOptions.TLS, err = cfg.TLSConfig(); err != nil {
+		return nil, err
+	}
+	tc, err := client.Dial(opts)
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return &Runtime{Config: cfg, Logger: logger, Client: tc, Metrics: m}, nil
 }
 
 // Codec returns the payload codec of the configuration: PAYLOAD_KEYS, or the local key
@@ -241,4 +269,105 @@ func Codec(cfg config.Config) (*codec.Codec, error) {
 		return nil, fmt.Errorf("payload keys: %w", err)
 	}
 	return pc, nil
+}
+
+// Vendors names the vendor behind each activity of acts, for the side-effect failure
+// metric: a component's Vendor() if it has one, else its type's name.
+func Vendors(acts *activities.Activities) metrics.VendorFunc {
+	reminders := vendorOf(acts.Mail)
+	if acts.Reminders != nil {
+		reminders = vendorOf(acts.Reminders)
+	}
+	byActivity := map[string]string{
+		"CreateMeeting":      vendorOf(acts.Video),
+		"UpdateMeeting":      vendorOf(acts.Video),
+		"EndMeeting":         vendorOf(acts.Video),
+		"DeleteMeeting":      vendorOf(acts.Video),
+		"RecordSession":      vendorOf(acts.Log),
+		"SendInviteEmail":    vendorOf(acts.Mail),
+		"SendProviderEmail":  vendorOf(acts.Mail),
+		"SendVisitChange":    vendorOf(acts.Mail),
+		"SendInviteSMS":      vendorOf(acts.SMS),
+		"TextNextInQueue":    vendorOf(acts.SMS),
+		"NotifyStaff":        vendorOf(acts.Staff),
+		"TriggerBilling":     vendorOf(acts.Triggers),
+		"TriggerFollowUp":    vendorOf(acts.Triggers),
+		"SendReminder":       reminders,
+		"PromoteNextInQueue": vendorOf(acts.Queue),
+	}
+	return func(activity string) string {
+		if v, ok := byActivity[activity]; ok {
+			return v
+		}
+		return "unknown"
+	}
+}
+
+func vendorOf(component any) string {
+	if component == nil {
+		return "none"
+	}
+	if v, ok := component.(interface{ Vendor() string }); ok {
+		return v.Vendor()
+	}
+	name := fmt.Sprintf("%T", component)
+	if i := strings.LastIndex(name, "."); i >= 0 {
+		name = name[i+1:]
+	}
+	return strings.ToLower(name)
+}
+
+// ServeMetrics serves /metrics, and /debug/pprof/ when profiles are enabled, on addr
+// until ctx ends.
+func ServeMetrics(ctx context.Context, addr string, m *metrics.Metrics, pprof bool,
+	logger *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	if pprof {
+		metrics.RegisterPprof(mux)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	logger.Info("metrics listening", "addr", ln.Addr().String(), "pprof", pprof)
+	return nil
+}
+
+// Probe is the containers' health check: it GETs url on loopback and returns the exit
+// code, 0 for a 200. The images have no shell or curl, so the binaries check
+// themselves (`starter healthcheck`, `worker healthcheck`).
+func Probe(url string) int {
+	c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		// The API's own certificate names its public host, not 127.0.0.1: this probe
+		// of the process itself, on loopback, checks that it answers, not who it is.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	}}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck:", resp.Status)
+		return 1
+	}
+	return 0
+}
+
+// LoopbackURL returns http://127.0.0.1:port+path for a listen address such as :9464
+// or 0.0.0.0:9464.
+func LoopbackURL(addr, path string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		port = addr
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", port) + path
 }

@@ -60,9 +60,11 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
 	// Each area keeps its variables, checks and log form in a file of its own.
-	Security // security.go: API access, payload keys, audit
-	Vendors  // vendors.go: session log, messaging, staff channel, triggers
-	Visit    // visit.go: the live visit's webhooks and timers
+	Security      // security.go: API access, payload keys, audit
+	Vendors       // vendors.go: session log, messaging, staff channel, triggers
+	Visit         // visit.go: the live visit's webhooks and timers
+	Observability // observability.go: metrics and profiles
+	TemporalTLS   // temporal.go: TLS and client certificates to a Temporal cluster
 }
 
 // Load reads the process environment.
@@ -93,6 +95,8 @@ func (c Config) validate() error {
 	errs = append(errs, c.Vendors.problems()...)
 	errs = append(errs, c.Vendors.feeProblems(c.SessionFeeCents)...)
 	errs = append(errs, c.Visit.problems()...)
+	errs = append(errs, c.Observability.problems()...)
+	errs = append(errs, c.TemporalTLS.problems()...)
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT must be from 1 to 65535")
 	}
@@ -185,6 +189,8 @@ func (c Config) LogValue() slog.Value {
 	attrs = append(attrs, c.Security.attrs()...)
 	attrs = append(attrs, c.Vendors.attrs()...)
 	attrs = append(attrs, c.Visit.attrs()...)
+	attrs = append(attrs, c.Observability.attrs()...)
+	attrs = append(attrs, c.TemporalTLS.attrs()...)
 	return slog.GroupValue(attrs...)
 }
 

@@ -143,3 +143,37 @@ func TestLocalPayloadKeyByDefault(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, first.CurrentKeyID(), again.CurrentKeyID(), "generated once, kept")
 }
+
+func TestObservabilityAndTemporalTLSProblems(t *testing.T) {
+	_, err := config.FromMap(map[string]string{
+		"WORKER_METRICS_ADDR": "9464",
+		"TEMPORAL_TLS_CERT":   "/nonexistent/client.pem",
+		"TEMPORAL_TLS_CA":     "/nonexistent/ca.pem",
+	})
+	require.Error(t, err)
+	for _, want := range []string{
+		"WORKER_METRICS_ADDR must be host:port",
+		"TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together",
+		"TEMPORAL_TLS_CERT: stat /nonexistent/client.pem",
+		"TEMPORAL_TLS_CA: stat /nonexistent/ca.pem",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestTemporalTLSConfig(t *testing.T) {
+	cfg, err := config.FromMap(map[string]string{})
+	require.NoError(t, err)
+	tc, err := cfg.TLSConfig()
+	require.NoError(t, err)
+	assert.Nil(t, tc, "no TLS variable: a plain connection, as to the dev server")
+
+	cfg, err = config.FromMap(map[string]string{
+		"TEMPORAL_TLS": "true", "TEMPORAL_TLS_SERVER_NAME": "ns.acct.tmprl.cloud",
+	})
+	require.NoError(t, err)
+	tc, err = cfg.TLSConfig()
+	require.NoError(t, err)
+	require.NotNil(t, tc)
+	assert.Equal(t, "ns.acct.tmprl.cloud", tc.ServerName)
+}

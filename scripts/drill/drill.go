@@ -1,0 +1,528 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/telehealth/sessions/internal/api"
+	"github.com/telehealth/sessions/internal/phi"
+	"github.com/telehealth/sessions/internal/session"
+	"github.com/telehealth/sessions/internal/stack"
+	"github.com/telehealth/sessions/internal/temporalx"
+	"github.com/telehealth/sessions/internal/video/sandbox"
+	"github.com/telehealth/sessions/workflows"
+)
+
+// The sandbox's credentials, which the worker is given as if it were Zoom.
+const (
+	account  = "drill-account"
+	clientID = "drill-client"
+	secret   = "drill-secret"
+	host     = "host@drill.local"
+	// callTimeout is the worker's timeout for one platform call; the delayed fault
+	// answers after it.
+	callTimeout = time.Second
+)
+
+// drill holds what one run started.
+type drill struct {
+	o   options
+	dir string
+
+	sb      *sandbox.Server
+	sbSrv   *http.Server
+	srv     *stack.DevServer
+	svc     *stack.Service
+	tc      client.Client
+	stateDB string
+	calls   calls
+}
+
+// calls counts the platform's answers to create-meeting calls by status.
+type calls struct {
+	mu       sync.Mutex
+	byStatus map[int]int
+}
+
+func (c *calls) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/meetings") {
+			c.mu.Lock()
+			if c.byStatus == nil {
+				c.byStatus = map[int]int{}
+			}
+			c.byStatus[rec.status]++
+			c.mu.Unlock()
+		}
+	})
+}
+
+func (c *calls) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var parts []string
+	for status, n := range c.byStatus {
+		parts = append(parts, fmt.Sprintf("%d x%d", status, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func (c *calls) count(status int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byStatus[status]
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// result is what the drill counts.
+type result struct {
+	started, completed, lost, duplicated int
+	missing                              int
+	faultsSeen                           bool
+	meetings                             map[int]int    // meetings per booking → bookings
+	final                                map[string]int // sessions by final status
+}
+
+func (r *result) ok() bool {
+	return r.lost == 0 && r.duplicated == 0 && r.missing == 0 && r.faultsSeen &&
+		len(r.meetings) == 1 && r.meetings[1] == r.started
+}
+
+func (d *drill) close() {
+	if d.tc != nil {
+		d.tc.Close()
+	}
+	if d.svc != nil && d.svc.Worker != nil && !d.svc.Worker.Exited() {
+		d.svc.Worker.Stop(10 * time.Second)
+	}
+	if d.srv != nil && !d.srv.Exited() {
+		d.srv.Stop(10 * time.Second)
+	}
+	if d.sbSrv != nil {
+		_ = d.sbSrv.Close()
+	}
+}
+
+func (d *drill) step(format string, args ...any) {
+	fmt.Printf("%s  "+format+"\n", append([]any{time.Now().Format("15:04:05.0")}, args...)...)
+}
+
+func (d *drill) run(ctx context.Context) (*result, error) {
+	if err := d.start(ctx); err != nil {
+		return nil, err
+	}
+
+	// Faults on the first creates: each create call pops the next one.
+	d.sb.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{Status: 503, Code: 503})
+	d.sb.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{
+		Status: 429, Code: 429, RetryAfter: "1",
+		Message: "You have exceeded the daily rate limit"})
+	d.sb.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{Delay: 3 * callTimeout})
+	d.step("faults queued on create meeting: 2x 503, 2x 429 Retry-After: 1, "+
+		"2x success after the client's %s timeout", callTimeout)
+
+	ids, err := d.create(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	d.step("stopping the Temporal server")
+	d.srv.Stop(10 * time.Second)
+	time.Sleep(time.Second)
+	if err := d.srv.Restart(ctx); err != nil {
+		return nil, fmt.Errorf("restart server: %w", err)
+	}
+	d.step("Temporal server restarted on its database")
+
+	// The second crash: as soon as the first session has ended and billed, while the
+	// others are asleep, billing or waiting to follow up.
+	crashed := make(chan struct{})
+	go func() {
+		defer close(crashed)
+		if d.waitFor(ctx, `"channel":"billing"`) {
+			d.crashWorker()
+		}
+	}()
+	r, err := d.count(ctx, ids)
+	<-crashed
+	return r, err
+}
+
+// waitFor waits, up to the drill's deadline, for the outbox to hold text.
+func (d *drill) waitFor(ctx context.Context, text string) bool {
+	deadline := time.Now().Add(d.o.deadline)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		b, _ := os.ReadFile(filepath.Join(d.svc.DataDir, "outbox.jsonl"))
+		if strings.Contains(string(b), text) {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// start starts the sandbox, the server and the worker.
+func (d *drill) start(ctx context.Context) error {
+	var err error
+	d.stateDB = filepath.Join(d.dir, "sandbox-meetings.json")
+	d.sb, err = sandbox.New(sandbox.Options{AccountID: account, ClientID: clientID,
+		ClientSecret: secret, StatePath: d.stateDB})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	d.sbSrv = &http.Server{Handler: d.calls.wrap(d.sb), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = d.sbSrv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+
+	d.srv, err = stack.StartDevServer(ctx, d.o.temporal, d.dir, "--dynamic-config-value",
+		"system.enableActivityEagerExecution=true")
+	if err != nil {
+		return err
+	}
+	if d.tc, err = d.srv.Dial(ctx); err != nil {
+		return err
+	}
+	if err := temporalx.EnsureSearchAttributes(ctx, d.tc, "default",
+		workflows.SearchAttributes); err != nil {
+		return err
+	}
+	d.svc, err = stack.NewService(d.o.bin, d.srv.Addr, d.dir,
+		"VIDEO_PLATFORM=zoom",
+		"VIDEO_PLATFORM_API_URL="+base+"/v2",
+		"ZOOM_OAUTH_URL="+base+"/oauth/token",
+		"ZOOM_ACCOUNT_ID="+account,
+		"ZOOM_CLIENT_ID="+clientID,
+		"ZOOM_CLIENT_SECRET="+secret,
+		"ZOOM_USER_ID="+host,
+		"VIDEO_PLATFORM_TIMEOUT="+callTimeout.String(),
+	)
+	if err != nil {
+		return err
+	}
+	if err := d.svc.StartWorker(); err != nil {
+		return err
+	}
+	d.step("server at %s, worker pid %d, sandbox at %s", d.srv.Addr, d.svc.Worker.Pid(), base)
+	return nil
+}
+
+// crashWorker kills the worker with SIGKILL and starts it again.
+func (d *drill) crashWorker() {
+	d.step("kill -9 worker pid %d", d.svc.Worker.Pid())
+	d.svc.Worker.Kill()
+	time.Sleep(2 * time.Second)
+	if err := d.svc.StartWorker(); err != nil {
+		d.step("worker restart failed: %v", err)
+		return
+	}
+	d.step("worker restarted, pid %d", d.svc.Worker.Pid())
+}
+
+// create starts the sessions through the API's engine code, crashing the worker half
+// way, and returns their workflow ids.
+func (d *drill) create(ctx context.Context) ([]string, error) {
+	sessions := &api.Temporal{Client: d.tc, TaskQueue: "telehealth-sessions"}
+	run := uuid.NewString()[:8]
+	ids := make([]string, d.o.sessions)
+	var (
+		next             atomic.Int64
+		ok, pending, bad atomic.Int64
+		crash            sync.Once
+		wg               sync.WaitGroup
+	)
+	d.step("creating %d sessions with %d clients", d.o.sessions, d.o.clients)
+	for range d.o.clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= d.o.sessions || ctx.Err() != nil {
+					return
+				}
+				if i == d.o.sessions/2 {
+					crash.Do(func() { go d.crashWorker() })
+				}
+				in := d.input(run, i)
+				ids[i] = workflows.WorkflowID(in.Booking.BookingID)
+				_, err := sessions.Create(ctx, in, 30*time.Second)
+				var p *api.PendingError
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.As(err, &p):
+					pending.Add(1)
+				default:
+					bad.Add(1)
+					d.step("create %d: %v", i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d.step("created: %d with links, %d pending (202), %d failed",
+		ok.Load(), pending.Load(), bad.Load())
+	return ids, ctx.Err()
+}
+
+// input is session i: it ends lead after now, and follows up seconds later.
+func (d *drill) input(run string, i int) workflows.SessionInput {
+	const minutes = 15
+	now := time.Now().UTC()
+	return workflows.SessionInput{
+		Booking: session.Booking{
+			BookingID:       fmt.Sprintf("DRILL-%s-%04d", run, i),
+			PatientEmail:    phi.Email(fmt.Sprintf("patient%d@example.com", i)),
+			PatientName:     phi.Name("Drill Patient"),
+			PatientPhone:    phi.Phone("+15555550100"),
+			ProviderEmail:   "dr.drill@example.com",
+			ScheduledStart:  now.Add(d.o.lead - minutes*time.Minute).Truncate(time.Second),
+			DurationMinutes: minutes,
+		},
+		ClientIP: "127.0.0.1",
+		Policy: workflows.Policy{
+			FollowUpDelay:   3 * time.Second,
+			SessionFeeCents: 5000,
+			PastTolerance:   20 * time.Minute,
+		},
+	}
+}
+
+// count waits for the sessions to close, then counts them and their side effects.
+func (d *drill) count(ctx context.Context, ids []string) (*result, error) {
+	r := &result{meetings: map[int]int{}, final: map[string]int{}}
+	deadline := time.Now().Add(d.o.deadline)
+	states := map[string]workflows.State{} // workflow id → final state
+	status := map[string]enumspb.WorkflowExecutionStatus{}
+	for {
+		open := 0
+		for _, id := range ids {
+			if st, ok := status[id]; ok && st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				continue
+			}
+			desc, err := d.tc.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				open++
+				continue
+			}
+			st := desc.WorkflowExecutionInfo.Status
+			status[id] = st
+			if st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				open++
+			}
+		}
+		if open == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+
+	for _, id := range ids {
+		st, ok := status[id]
+		if !ok {
+			continue // never started
+		}
+		r.started++
+		if st == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			r.completed++
+		} else {
+			d.step("session %s: %s", id, st)
+		}
+		var state workflows.State
+		if st == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			_ = d.tc.GetWorkflow(ctx, id, "").Get(ctx, &state)
+			r.final[string(state.Status)]++
+		}
+		states[id] = state
+	}
+	r.lost = len(ids) - r.completed
+
+	if err := d.countMeetings(r, states); err != nil {
+		return nil, err
+	}
+	if err := d.countSideEffects(r, states); err != nil {
+		return nil, err
+	}
+	// Each injected fault must have been answered; the delayed ones answer 201 late.
+	r.faultsSeen = d.calls.count(503) == 2 && d.calls.count(429) == 2
+	d.report(r)
+	fmt.Printf("platform answers to create meeting: %s\n", &d.calls)
+	return r, nil
+}
+
+// countMeetings counts the sandbox's meetings for each session, by the topic the Zoom
+// client gives them.
+func (d *drill) countMeetings(r *result, states map[string]workflows.State) error {
+	b, err := os.ReadFile(d.stateDB)
+	if err != nil {
+		return fmt.Errorf("sandbox state: %w", err)
+	}
+	var recs []struct {
+		Meeting struct {
+			Topic string `json:"topic"`
+		} `json:"meeting"`
+	}
+	if err := json.Unmarshal(b, &recs); err != nil {
+		return fmt.Errorf("sandbox state: %w", err)
+	}
+	perTopic := map[string]int{}
+	for _, rec := range recs {
+		perTopic[rec.Meeting.Topic]++
+	}
+	for _, state := range states {
+		n := perTopic["Telehealth session "+state.SessionID]
+		if state.SessionID == "" {
+			n = -1 // no final state: not completed, counted as lost
+		}
+		r.meetings[n]++
+	}
+	d.step("meetings in the sandbox: %d for %d sessions", len(recs), len(states))
+	return nil
+}
+
+// channels maps a session's deliveries to where the local sinks write them.
+var channels = map[string]string{
+	"sessionLog": "log", "patientEmail": "email", "patientSms": "sms",
+	"staffNotice": "staff", "billing": "billing", "followUp": "follow_up",
+}
+
+// countSideEffects reads the outbox and the session log against each session's final
+// state. Each delivery the session reports sent must be there; none may be left
+// pending or failed; and none may have been written twice: an outbox line twice under
+// one activity key, or a log row twice for one session and status.
+func (d *drill) countSideEffects(r *result, states map[string]workflows.State) error {
+	seen := map[string]int{}   // session and channel → lines
+	writes := map[string]int{} // what must be written once → times written
+	outbox, err := os.ReadFile(filepath.Join(d.svc.DataDir, "outbox.jsonl"))
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	for line := range strings.Lines(string(outbox)) {
+		var rec struct {
+			Channel   string `json:"channel"`
+			SessionID string `json:"session_id"`
+			Key       string `json:"idempotency_key"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		seen[rec.SessionID+" "+rec.Channel]++
+		writes[rec.SessionID+" "+rec.Channel+" "+cmp.Or(rec.Key, "no key")]++
+	}
+	f, err := os.Open(filepath.Join(d.svc.DataDir, "sessions.csv"))
+	if err != nil {
+		return fmt.Errorf("session log: %w", err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return fmt.Errorf("session log: %w", err)
+	}
+	for _, row := range rows[1:] {
+		key := row[1] + " log:" + row[len(row)-1]
+		seen[key]++
+		writes[key]++
+	}
+
+	for _, state := range states {
+		if state.SessionID == "" {
+			continue
+		}
+		for name, dl := range deliveries(state) {
+			var where []string
+			switch {
+			case dl.Status == workflows.DeliveryPending ||
+				dl.Status == workflows.DeliveryFailed:
+				r.missing++
+				d.step("session %s: %s left %s", state.SessionID, name, dl.Status)
+			case dl.Status != workflows.DeliverySent:
+			case channels[name] == "log":
+				where = []string{"log:SCHEDULED", "log:" + string(state.Status)}
+			case channels[name] != "":
+				where = []string{channels[name]}
+			}
+			for _, w := range where {
+				if seen[state.SessionID+" "+w] == 0 {
+					r.missing++
+					d.step("session %s: %s sent but no %s", state.SessionID, name, w)
+				}
+			}
+		}
+	}
+	var dups []string
+	for key, n := range writes {
+		if n > 1 {
+			r.duplicated++
+			dups = append(dups, fmt.Sprintf("%s x%d", key, n))
+		}
+	}
+	sort.Strings(dups)
+	for _, s := range dups {
+		d.step("duplicated: %s", s)
+	}
+	return nil
+}
+
+// deliveries lists a state's deliveries by their JSON names, skipping the ones the
+// session never had.
+func deliveries(state workflows.State) map[string]workflows.Delivery {
+	var all map[string]workflows.Delivery
+	b, _ := json.Marshal(state.Deliveries)
+	_ = json.Unmarshal(b, &all)
+	for name, dl := range all {
+		if dl.Status == "" {
+			delete(all, name)
+		}
+	}
+	return all
+}
+
+func (d *drill) report(r *result) {
+	var per []string
+	for n, count := range r.meetings {
+		per = append(per, fmt.Sprintf("%d meeting(s): %d bookings", n, count))
+	}
+	sort.Strings(per)
+	fmt.Printf("sessions started:   %d\n", r.started)
+	var finals []string
+	for st, n := range r.final {
+		finals = append(finals, fmt.Sprintf("%s x%d", st, n))
+	}
+	sort.Strings(finals)
+	fmt.Printf("sessions completed: %d (final status: %s)\n", r.completed,
+		strings.Join(finals, ", "))
+	fmt.Printf("sessions lost:      %d\n", r.lost)
+	fmt.Printf("meetings per booking: %s\n", strings.Join(per, ", "))
+	fmt.Printf("side effects duplicated: %d, missing: %d\n", r.duplicated, r.missing)
+}
