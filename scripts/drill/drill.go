@@ -3,10 +3,13 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +25,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/telehealth/sessions/internal/api"
+	"github.com/telehealth/sessions/internal/codec"
 	"github.com/telehealth/sessions/internal/phi"
 	"github.com/telehealth/sessions/internal/session"
 	"github.com/telehealth/sessions/internal/stack"
@@ -212,8 +216,16 @@ func (d *drill) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.tc, err = d.srv.Dial(ctx); err != nil {
+	// The drill's client seals payloads with the worker's key, as the API does.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	pc, err := codec.New(map[string][]byte{"drill": key}, "drill")
+	if err != nil {
 		return err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	if d.tc, err = client.Dial(temporalx.Options(d.srv.Addr, "default", quiet, pc)); err != nil {
+		return fmt.Errorf("dial temporal: %w", err)
 	}
 	if err := temporalx.EnsureSearchAttributes(ctx, d.tc, "default",
 		workflows.SearchAttributes); err != nil {
@@ -228,6 +240,10 @@ func (d *drill) start(ctx context.Context) error {
 		"ZOOM_CLIENT_SECRET="+secret,
 		"ZOOM_USER_ID="+host,
 		"VIDEO_PLATFORM_TIMEOUT="+callTimeout.String(),
+		"PAYLOAD_KEYS=drill:"+base64.StdEncoding.EncodeToString(key),
+		// No metrics port: a port freed by a killed worker may be taken before the
+		// next one starts.
+		"WORKER_METRICS_ADDR=",
 	)
 	if err != nil {
 		return err
@@ -244,9 +260,19 @@ func (d *drill) crashWorker() {
 	d.step("kill -9 worker pid %d", d.svc.Worker.Pid())
 	d.svc.Worker.Kill()
 	time.Sleep(2 * time.Second)
-	if err := d.svc.StartWorker(); err != nil {
-		d.step("worker restart failed: %v", err)
-		return
+	for attempt := 1; ; attempt++ {
+		err := d.svc.StartWorker()
+		if err == nil {
+			time.Sleep(time.Second)
+			if !d.svc.Worker.Exited() {
+				break
+			}
+			err = errors.New("exited at start; see worker.log")
+		}
+		d.step("worker restart %d failed: %v", attempt, err)
+		if attempt == 3 {
+			return
+		}
 	}
 	d.step("worker restarted, pid %d", d.svc.Worker.Pid())
 }
