@@ -30,7 +30,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := ./internal/session:FuzzParse \
 	./internal/phi:FuzzMaskEmail ./internal/phi:FuzzMaskName ./internal/phi:FuzzMaskPhone \
 	./internal/phi:FuzzMaskDigitRuns ./internal/phi:FuzzMaskText ./internal/phi:FuzzRedactURL \
-	./internal/api:FuzzZoomWebhook
+	./internal/api:FuzzZoomWebhook ./internal/codec:FuzzRoundTrip ./internal/codec:FuzzDecode
 
 ## fuzz: every fuzz target for FUZZTIME each, on its seed corpus in testdata/ first.
 fuzz:
