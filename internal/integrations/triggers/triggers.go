@@ -75,16 +75,23 @@ func Key(sessionID, kind string) string { return sessionID + "-" + kind }
 
 // Billing is M04's payment request: its enterprise contract (amount in cents as a JSON
 // number, customer_email, description, currency, booking_id) and the fields the M03
-// documentation adds (session_duration, session_id).
+// documentation adds (session_duration, session_id). session_duration is the billed
+// duration, the minutes provider and patient were both in the visit; the booked
+// minutes and the visit's real start and end ride along, and no_show marks a visit the
+// patient never came to (amount 0).
 type Billing struct {
-	Amount          int    `json:"amount"`
-	Currency        string `json:"currency"`
-	CustomerEmail   string `json:"customer_email"`
-	Description     string `json:"description"`
-	BookingID       string `json:"booking_id"`
-	SessionDuration int    `json:"session_duration"`
-	SessionID       string `json:"session_id"`
-	IdempotencyKey  string `json:"idempotency_key"`
+	Amount           int        `json:"amount"`
+	Currency         string     `json:"currency"`
+	CustomerEmail    string     `json:"customer_email"`
+	Description      string     `json:"description"`
+	BookingID        string     `json:"booking_id"`
+	SessionDuration  int        `json:"session_duration"`
+	ScheduledMinutes int        `json:"scheduled_duration,omitempty"`
+	ActualStart      *time.Time `json:"actual_start,omitempty"`
+	ActualEnd        *time.Time `json:"actual_end,omitempty"`
+	NoShow           bool       `json:"no_show"`
+	SessionID        string     `json:"session_id"`
+	IdempotencyKey   string     `json:"idempotency_key"`
 }
 
 // BillingPayload builds M04's request.
@@ -93,14 +100,18 @@ func BillingPayload(r activities.BillingRequest, currency string) Billing {
 		currency = "usd"
 	}
 	return Billing{
-		Amount:          r.AmountCents,
-		Currency:        currency,
-		CustomerEmail:   string(r.CustomerEmail),
-		Description:     r.Description,
-		BookingID:       r.BookingID,
-		SessionDuration: r.DurationMinutes,
-		SessionID:       r.SessionID,
-		IdempotencyKey:  Key(r.SessionID, KindBilling),
+		Amount:           r.AmountCents,
+		Currency:         currency,
+		CustomerEmail:    string(r.CustomerEmail),
+		Description:      r.Description,
+		BookingID:        r.BookingID,
+		SessionDuration:  r.DurationMinutes,
+		ScheduledMinutes: r.ScheduledMinutes,
+		ActualStart:      r.ActualStart,
+		ActualEnd:        r.ActualEnd,
+		NoShow:           r.NoShow,
+		SessionID:        r.SessionID,
+		IdempotencyKey:   Key(r.SessionID, KindBilling),
 	}
 }
 

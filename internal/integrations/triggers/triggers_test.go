@@ -51,12 +51,32 @@ func TestBillingWebhook(t *testing.T) {
 		"amount": 7500.0, "currency": "usd", "customer_email": "sarah@example.com",
 		"description": "Telehealth session on 2027-03-01", "booking_id": "BOOK-1",
 		"session_duration": 30.0, "session_id": "SESSION-1730851234567-a3f7k2",
-		"idempotency_key": "SESSION-1730851234567-a3f7k2-billing",
+		"idempotency_key": "SESSION-1730851234567-a3f7k2-billing", "no_show": false,
 	}, got)
 	reqs := srv.Requests()
 	assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
 	assert.Equal(t, triggers.Sign(secret, reqs[0].Body),
 		reqs[0].Header.Get(triggers.HeaderSignature))
+}
+
+func TestBillingCarriesTheRealVisit(t *testing.T) {
+	began, ended := start.Add(3*time.Minute), start.Add(25*time.Minute)
+	visit := billing(7500)
+	visit.DurationMinutes, visit.ScheduledMinutes = 22, 30
+	visit.ActualStart, visit.ActualEnd = &began, &ended
+	noShow := billing(0)
+	noShow.DurationMinutes, noShow.NoShow = 0, true
+
+	got := triggers.BillingPayload(visit, "")
+	assert.Equal(t, 22, got.SessionDuration, "billed on the real duration")
+	assert.Equal(t, 30, got.ScheduledMinutes)
+	assert.Equal(t, began, *got.ActualStart)
+	assert.Equal(t, ended, *got.ActualEnd)
+	assert.False(t, got.NoShow)
+
+	got = triggers.BillingPayload(noShow, "")
+	assert.True(t, got.NoShow, "M04 is told the patient never came")
+	assert.Zero(t, got.Amount)
 }
 
 func TestFollowUpWebhook(t *testing.T) {
