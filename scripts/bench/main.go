@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/telehealth/sessions/internal/stack"
 )
 
 // options are the benchmark's knobs; the defaults are what make bench runs.
@@ -32,6 +35,8 @@ type options struct {
 	webhooks int           // platform webhooks measured
 	keep     bool          // keep the work folder
 	dynamic  []string      // the dev server's dynamic configuration, key=value
+	engines  string        // comma-separated: dev, postgres
+	pg       stack.PGOptions
 }
 
 func main() {
@@ -47,6 +52,19 @@ func main() {
 	flag.IntVar(&o.sleeping, "sleeping", 2000, "sessions asleep when memory is read")
 	flag.IntVar(&o.webhooks, "webhooks", 500, "platform webhooks measured")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (logs, databases)")
+	flag.StringVar(&o.engines, "engines", "dev", "engines to measure: dev,postgres")
+	flag.StringVar(&o.pg.ServerBin, "pg-server", "", "temporal-server binary (postgres)")
+	flag.StringVar(&o.pg.SQLTool, "pg-sql-tool", "", "temporal-sql-tool binary (postgres)")
+	flag.StringVar(&o.pg.SchemaDir, "pg-schema", "", "the server module's schema/postgresql/v12")
+	flag.StringVar(&o.pg.Template, "pg-config", "deploy/temporal/postgres.yaml.tmpl",
+		"the server's config template")
+	flag.StringVar(&o.pg.Dynamic, "pg-dynamic-config", "deploy/temporal/dynamicconfig.yaml",
+		"the server's dynamic config")
+	flag.StringVar(&o.pg.PGAddr, "pg-addr", cmp.Or(os.Getenv("PGADDR"), "127.0.0.1:5432"),
+		"PostgreSQL host:port")
+	flag.StringVar(&o.pg.User, "pg-user", cmp.Or(os.Getenv("PGUSER"), "postgres"),
+		"PostgreSQL user that may create databases")
+	o.pg.Password = os.Getenv("PGPASSWORD")
 	flag.Func("dynamic-config", "a dev server dynamic config key=value (repeatable)",
 		func(v string) error { o.dynamic = append(o.dynamic, v); return nil })
 	flag.Parse()
@@ -87,12 +105,31 @@ func run(ctx context.Context, o options) error {
 	}
 	printMachine()
 
-	f, err := measure(ctx, o, dir)
-	if err != nil {
+	if o.pg.Dynamic, err = filepath.Abs(o.pg.Dynamic); err != nil {
 		return err
 	}
-	f.print()
-	fmt.Println(f.summary())
+	var all []*figures
+	for i, name := range strings.Split(o.engines, ",") {
+		sub := filepath.Join(dir, name)
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			return err
+		}
+		if i > 0 {
+			printMachine()
+		}
+		f, err := measure(ctx, o, sub, strings.TrimSpace(name))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		f.print()
+		all = append(all, f)
+	}
+	if len(all) > 1 {
+		sideBySide(all)
+	}
+	for _, f := range all {
+		fmt.Println(f.summary())
+	}
 	return nil
 }
 

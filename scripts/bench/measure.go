@@ -37,37 +37,67 @@ type figures struct {
 
 func numCPU() int { return runtime.NumCPU() }
 
-// measure runs every phase against the embedded stack in dir.
-func measure(ctx context.Context, o options, dir string) (*figures, error) {
-	f := &figures{engine: "dev-server-sqlite", clients: o.clients, statuses: map[int]int{}}
+// engine is the Temporal server one run measures.
+type engine struct {
+	name string
+	proc *stack.Proc
+	addr string
+	stop func()
+}
 
-	var extra []string
-	for _, kv := range o.dynamic {
-		extra = append(extra, "--dynamic-config-value", kv)
+// startEngine starts the named engine with its files in dir: the dev server on its
+// file database ("dev", as make run), or the Temporal server on PostgreSQL
+// ("postgres", on databases it creates and drops).
+func startEngine(ctx context.Context, o options, dir, name string) (*engine, error) {
+	switch name {
+	case "dev":
+		var extra []string
+		for _, kv := range o.dynamic {
+			extra = append(extra, "--dynamic-config-value", kv)
+		}
+		srv, err := stack.StartDevServer(ctx, o.temporal, dir, extra...)
+		if err != nil {
+			return nil, err
+		}
+		return &engine{name: "dev-server-sqlite", proc: srv.Proc, addr: srv.Addr,
+			stop: func() { srv.Stop(10 * time.Second) }}, nil
+	case "postgres":
+		srv, err := stack.StartPGServer(ctx, o.pg, dir)
+		if err != nil {
+			return nil, err
+		}
+		return &engine{name: "temporal-server-postgres", proc: srv.Proc, addr: srv.Addr,
+			stop: srv.Drop}, nil
 	}
-	srv, err := stack.StartDevServer(ctx, o.temporal, dir, extra...)
+	return nil, fmt.Errorf("unknown engine %q: dev or postgres", name)
+}
+
+// measure runs every phase against the stack on the named engine, in dir.
+func measure(ctx context.Context, o options, dir, name string) (*figures, error) {
+	eng, err := startEngine(ctx, o, dir, name)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Stop(10 * time.Second)
-	tc, err := srv.Dial(ctx)
+	defer eng.stop()
+	f := &figures{engine: eng.name, clients: o.clients, statuses: map[int]int{}}
+	tc, err := stack.DialWait(ctx, eng.addr, eng.proc.Exited)
 	if err != nil {
 		return nil, err
 	}
 	defer tc.Close()
-	fmt.Printf("engine: %s at %s\n", f.engine, srv.Addr)
+	fmt.Printf("engine: %s at %s\n", f.engine, eng.addr)
 
 	if err := engineFigures(ctx, o, tc, f); err != nil {
 		return nil, err
 	}
 
-	svc, err := stack.StartService(ctx, o.bin, srv.Addr, dir,
+	svc, err := stack.StartService(ctx, o.bin, eng.addr, dir,
 		"ZOOM_WEBHOOK_SECRET_TOKEN="+webhookSecret)
 	if err != nil {
 		return nil, err
 	}
 	defer svc.Stop()
-	if err := serviceFigures(ctx, o, srv, svc, f, dir); err != nil {
+	if err := serviceFigures(ctx, o, eng.proc, svc, f, dir); err != nil {
 		return nil, err
 	}
 
@@ -77,7 +107,7 @@ func measure(ctx context.Context, o options, dir string) (*figures, error) {
 	if f.api, err = svc.API.Memory(); err != nil {
 		return nil, err
 	}
-	if f.server, err = srv.Memory(); err != nil {
+	if f.server, err = eng.proc.Memory(); err != nil {
 		return nil, err
 	}
 
@@ -145,12 +175,12 @@ func engineFigures(ctx context.Context, o options, tc client.Client, f *figures)
 func serviceFigures(
 	ctx context.Context,
 	o options,
-	srv *stack.DevServer,
+	server *stack.Proc,
 	svc *stack.Service,
 	f *figures,
 	dir string,
 ) error {
-	procs := []*stack.Proc{srv.Proc, svc.Worker, svc.API}
+	procs := []*stack.Proc{server, svc.Worker, svc.API}
 	b := newBooker(svc.URL, o.clients)
 	f.booker = b
 	if _, err := load(ctx, 1, 5, 0, b.create); err != nil { // warm-up
@@ -282,4 +312,55 @@ func statusName(code int) string {
 		return "transport"
 	}
 	return fmt.Sprintf("http_%d", code)
+}
+
+// sideBySide prints the engines' main figures as one table.
+func sideBySide(all []*figures) {
+	rows := []struct {
+		name string
+		val  func(f *figures) string
+	}{
+		{"engine floor p50 ms (8 clients)", func(f *figures) string {
+			return fmt.Sprintf("%.1f", f.floorN.p(50))
+		}},
+		{"trivial workflows/s", func(f *figures) string {
+			return fmt.Sprintf("%.1f", f.trivialRate)
+		}},
+		{"create p50 ms (1 client)", func(f *figures) string {
+			return fmt.Sprintf("%.1f", f.create1.p(50))
+		}},
+		{"create p50 ms (8 clients)", func(f *figures) string {
+			return fmt.Sprintf("%.1f", f.createN.p(50))
+		}},
+		{"create p99 ms (8 clients)", func(f *figures) string {
+			return fmt.Sprintf("%.1f", f.createN.p(99))
+		}},
+		{"overhead ratio", func(f *figures) string { return fmt.Sprintf("%.2f", f.overhead()) }},
+		{"sessions/s sustained", func(f *figures) string {
+			return fmt.Sprintf("%.1f", f.sessionsPerS)
+		}},
+		{"throughput ratio", func(f *figures) string {
+			return fmt.Sprintf("%.2f", f.throughput())
+		}},
+		{"errors", func(f *figures) string { return fmt.Sprint(f.errors()) }},
+		{"webhook ack p99 ms", func(f *figures) string { return f.webhookP99() }},
+		{"worker peak RSS MB", func(f *figures) string {
+			return fmt.Sprintf("%.0f", stack.MB(f.worker.Peak))
+		}},
+		{"server peak RSS MB", func(f *figures) string {
+			return fmt.Sprintf("%.0f", stack.MB(f.server.Peak))
+		}},
+	}
+	fmt.Printf("\n%-34s", "")
+	for _, f := range all {
+		fmt.Printf("%26s", f.engine)
+	}
+	fmt.Println()
+	for _, r := range rows {
+		fmt.Printf("%-34s", r.name)
+		for _, f := range all {
+			fmt.Printf("%26s", r.val(f))
+		}
+		fmt.Println()
+	}
 }
