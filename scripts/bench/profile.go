@@ -104,12 +104,18 @@ func printProfiles(dir string) {
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}
-		out, err := exec.Command("go", "tool", "pprof", "-top", "-cum",
-			"-nodecount=15", path).CombinedOutput()
-		if err != nil {
-			fmt.Printf("pprof %s: %v\n", name, err)
-			continue
-		}
-		fmt.Printf("cpu profile of the %s (top 15 by cumulative time):\n%s", name, out)
+		printTop("cpu profile of the "+name+", top 15 by cumulative time", path, "-cum",
+			"-nodecount=15")
 	}
+}
+
+// printTop prints go tool pprof -top of a profile.
+func printTop(title, path string, args ...string) {
+	args = append([]string{"tool", "pprof", "-top"}, args...)
+	out, err := exec.Command("go", append(args, path)...).CombinedOutput()
+	if err != nil {
+		fmt.Printf("pprof %s: %v\n", path, err)
+		return
+	}
+	fmt.Printf("%s:\n%s", title, out)
 }
