@@ -77,7 +77,7 @@ func (s *PGServer) start(ctx context.Context, dir, db string) error {
 	for _, name := range []string{"FrontendPort", "FrontendMembershipPort", "HTTPPort",
 		"MatchingPort", "MatchingMembershipPort", "HistoryPort", "HistoryMembershipPort",
 		"WorkerPort", "WorkerMembershipPort", "MetricsPort"} {
-		p, err := FreePort()
+		p, err := FreeLowPort()
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -147,6 +148,20 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// FreeLowPort returns a loopback port below 32768 that was free a moment ago: the
+// Temporal server keeps its membership ports in a smallint column.
+func FreeLowPort() (int, error) {
+	for range 200 {
+		port := 20000 + mrand.IntN(12000)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			_ = ln.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free port below 32768")
+}
+
 // DevServer is a Temporal dev server on a file database, as make run starts it.
 type DevServer struct {
 	*Proc
@@ -268,6 +283,11 @@ func Tail(path string, n int) string {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if len(l) > 400 {
+			lines[i] = l[:400] + "..."
+		}
 	}
 	return strings.Join(lines, "\n")
 }
