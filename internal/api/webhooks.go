@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/telehealth/sessions/internal/video"
 	"github.com/telehealth/sessions/internal/visits"
 	"github.com/telehealth/sessions/workflows"
 )
@@ -34,6 +35,10 @@ const (
 // ErrUnknownMeeting is what Visits.SignalVisit returns for a meeting no open session
 // has: the event is acknowledged and recorded, not retried.
 var ErrUnknownMeeting = visits.ErrUnknownMeeting
+
+// ErrNotIndexed is the ErrUnknownMeeting of a meeting that no session, open or closed,
+// is known to have yet.
+var ErrNotIndexed = visits.ErrNotIndexed
 
 // replayGuard remembers the signatures seen within the tolerance window: a signed
 // request sent again is refused.
@@ -113,7 +118,7 @@ func (s *Server) zoomWebhook(c *gin.Context) {
 		s.fail(c, http.StatusUnauthorized, "Unauthorized: "+why)
 		return
 	}
-	ev, validation, err := parseZoomEvent(body)
+	ev, validation, ours, err := parseZoomEvent(body)
 	switch {
 	case err != nil:
 		s.logger.WarnContext(c, "webhook unreadable", "platform", "zoom", "error", err)
@@ -129,13 +134,14 @@ func (s *Server) zoomWebhook(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ignored"}) // not an event sessions use
 		return
 	}
-	s.deliverEvent(c, *ev)
+	s.deliverEvent(c, *ev, ours)
 }
 
 // deliverEvent signals the event to its session. An event for an unknown or closed
-// session is acknowledged and recorded; only an engine fault asks the platform to
-// retry.
-func (s *Server) deliverEvent(c *gin.Context, ev workflows.VisitEvent) {
+// session is acknowledged and recorded. The platform is asked to retry after an
+// engine fault, and for a meeting of ours (by its topic) that no session is known to
+// have yet: Temporal's search has not caught up with a meeting made a moment ago.
+func (s *Server) deliverEvent(c *gin.Context, ev workflows.VisitEvent, ours bool) {
 	visits, ok := s.sessions.(Visits)
 	if !ok {
 		s.fail(c, http.StatusServiceUnavailable, "Visits are not served here")
@@ -145,6 +151,10 @@ func (s *Server) deliverEvent(c *gin.Context, ev workflows.VisitEvent) {
 	defer cancel()
 	err := visits.SignalVisit(ctx, ev)
 	switch {
+	case ours && errors.Is(err, ErrNotIndexed):
+		s.logger.WarnContext(c, "webhook for a meeting not yet indexed",
+			"event", string(ev.Type), "meeting_id", ev.MeetingID, "event_key", ev.Key)
+		s.fail(c, http.StatusServiceUnavailable, "Meeting not yet known; retry later")
 	case errors.Is(err, ErrUnknownMeeting):
 		s.logger.InfoContext(c, "webhook for unknown meeting", "event", string(ev.Type),
 			"meeting_id", ev.MeetingID, "event_key", ev.Key)
@@ -173,6 +183,7 @@ type zoomObject struct {
 	ID          json.RawMessage  `json:"id"`
 	UUID        string           `json:"uuid"`
 	HostID      string           `json:"host_id"`
+	Topic       string           `json:"topic"`
 	StartTime   string           `json:"start_time"`
 	EndTime     string           `json:"end_time"`
 	Participant *zoomParticipant `json:"participant"`
@@ -190,29 +201,30 @@ type zoomParticipant struct {
 }
 
 // parseZoomEvent reads a verified body. It returns the URL-validation token for that
-// challenge, nil for an event the sessions do not use, or the event.
-func parseZoomEvent(body []byte) (*workflows.VisitEvent, string, error) {
+// challenge, nil for an event the sessions do not use, or the event and whether its
+// meeting's topic marks it as one of ours.
+func parseZoomEvent(body []byte) (*workflows.VisitEvent, string, bool, error) {
 	var env zoomEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, "", errors.New("not a JSON event")
+		return nil, "", false, errors.New("not a JSON event")
 	}
 	if env.Event == "endpoint.url_validation" {
 		if env.Payload.PlainToken == "" || len(env.Payload.PlainToken) > 256 {
-			return nil, "", errors.New("no plainToken")
+			return nil, "", false, errors.New("no plainToken")
 		}
-		return nil, env.Payload.PlainToken, nil
+		return nil, env.Payload.PlainToken, false, nil
 	}
 	typ := workflows.EventType(env.Event)
 	if !typ.Known() {
-		return nil, "", nil
+		return nil, "", false, nil
 	}
 	var obj zoomObject
 	if err := json.Unmarshal(env.Payload.Object, &obj); err != nil {
-		return nil, "", errors.New("payload.object unreadable")
+		return nil, "", false, errors.New("payload.object unreadable")
 	}
 	meetingID, err := meetingNumber(obj.ID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	at := time.UnixMilli(env.EventTS).UTC()
 	ev := &workflows.VisitEvent{Type: typ, MeetingID: meetingID, Instance: obj.UUID}
@@ -227,7 +239,7 @@ func parseZoomEvent(body []byte) (*workflows.VisitEvent, string, error) {
 		userID := strings.Trim(string(p.UserID), `"`)
 		id := cmpOr(p.ParticipantUUID, userID, p.ID)
 		if id == "" {
-			return nil, "", errors.New("participant without an id")
+			return nil, "", false, errors.New("participant without an id")
 		}
 		ev.Participant = &workflows.Participant{
 			ID:   id,
@@ -240,11 +252,11 @@ func parseZoomEvent(body []byte) (*workflows.VisitEvent, string, error) {
 		at = t.UTC()
 	}
 	if at.Unix() <= 0 {
-		return nil, "", errors.New("event without a time")
+		return nil, "", false, errors.New("event without a time")
 	}
 	ev.At = at
 	ev.Key = eventKey(env.Event, env.EventTS, ev)
-	return ev, "", nil
+	return ev, "", strings.HasPrefix(obj.Topic, video.TopicPrefix), nil
 }
 
 // meetingNumber reads a meeting id sent as a JSON number or a string of digits.

@@ -245,6 +245,16 @@ func TestZoomWebhookAcknowledgesWhatItCannotUse(t *testing.T) {
 	junk := []byte(`{"event":"meeting.started","event_ts":1,"payload":{"object":{"id":"x"}}}`)
 	assert.Equal(t, http.StatusBadRequest, hook(h, junk, signed(junk, time.Now())).Code)
 
+	f.signalErr = api.ErrNotIndexed
+	body = bytes.Replace(joined("81234567892", time.Now()),
+		[]byte("Telehealth session S"), []byte("Team stand-up"), 1)
+	assert.Equal(t, http.StatusOK, hook(h, body, signed(body, time.Now())).Code,
+		"a meeting that is not ours is acknowledged")
+	body = joined("81234567893", time.Now())
+	assert.Equal(t, http.StatusServiceUnavailable,
+		hook(h, body, signed(body, time.Now())).Code,
+		"a meeting of ours that search has not caught up with is retried by Zoom")
+
 	f.signalErr = errors.New("temporal unavailable")
 	body = joined("81234567891", time.Now())
 	assert.Equal(t, http.StatusServiceUnavailable,

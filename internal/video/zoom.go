@@ -322,8 +322,13 @@ func truncate(s string, runes int) string {
 	return s
 }
 
-func meetingTopic(sessionID string) string { return "Telehealth session " + sessionID }
-func sessionTag(sessionID string) string   { return "telehealth-session:" + sessionID }
+func meetingTopic(sessionID string) string { return TopicPrefix + sessionID }
+
+// TopicPrefix begins the topic of every meeting this service creates: an event whose
+// meeting has it is ours, even before our records show the meeting.
+const TopicPrefix = "Telehealth session "
+
+func sessionTag(sessionID string) string { return "telehealth-session:" + sessionID }
 
 // createRequest is the body of Zoom's create-meeting call.
 type createRequest struct {

@@ -22,6 +22,11 @@ import (
 // ErrUnknownMeeting is the answer for a meeting no open session has.
 var ErrUnknownMeeting = errors.New("no open session has this meeting")
 
+// ErrNotIndexed is the ErrUnknownMeeting of a meeting that no session, open or
+// closed, is known to have yet: either not ours, or so new that Temporal's search has
+// not caught up with it.
+var ErrNotIndexed = fmt.Errorf("%w: none found", ErrUnknownMeeting)
+
 // Directory looks sessions up. It caches which workflow has which meeting: a meeting
 // keeps its session for life.
 type Directory struct {
@@ -78,7 +83,7 @@ func (d *Directory) workflowOf(ctx context.Context, meetingID string) (string, e
 			return id, nil
 		}
 		if attempt == 1 {
-			return "", ErrUnknownMeeting
+			return "", d.closedOrNone(ctx, meetingID)
 		}
 		lag := d.VisibilityLag
 		if lag == 0 {
@@ -90,6 +95,20 @@ func (d *Directory) workflowOf(ctx context.Context, meetingID string) (string, e
 			return "", ctx.Err()
 		}
 	}
+}
+
+// closedOrNone tells a meeting whose session has closed from one no session has.
+func (d *Directory) closedOrNone(ctx context.Context, meetingID string) error {
+	query := fmt.Sprintf("%s = '%s'", workflows.MeetingIDAttr.GetName(), meetingID)
+	resp, err := d.Client.ListWorkflow(ctx,
+		&workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 1})
+	switch {
+	case err != nil:
+		return fmt.Errorf("find session of meeting: %w", err)
+	case len(resp.Executions) > 0:
+		return ErrUnknownMeeting
+	}
+	return ErrNotIndexed
 }
 
 // Waiting is one patient in a provider's waiting room.
