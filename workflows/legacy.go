@@ -88,7 +88,7 @@ func (l *lifecycle) setup(ctx workflow.Context) error {
 	b := l.in.Booking
 	info := workflow.GetInfo(ctx)
 	l.state = State{
-		SessionID:       sessionID(info.WorkflowStartTime, info.FirstRunID),
+		SessionID:       SessionID(info.WorkflowStartTime, info.FirstRunID),
 		BookingID:       b.BookingID,
 		Fingerprint:     b.Fingerprint(),
 		Status:          StatusCreating,
@@ -396,10 +396,11 @@ func failureText(err error) string {
 	return err.Error()
 }
 
-// sessionID returns the spec's session id, SESSION-<epoch ms>-<6 base36>, from the
-// workflow's start time and run id, so that replay gives the same id.
-func sessionID(start time.Time, runID string) string {
-	sum := sha256.Sum256([]byte(runID))
+// SessionID is the readable id of the session whose workflow first started at start
+// with the run id firstRunID. Anyone who can describe the workflow can tell it, even
+// before a worker has run it.
+func SessionID(start time.Time, firstRunID string) string {
+	sum := sha256.Sum256([]byte(firstRunID))
 	n := binary.BigEndian.Uint64(sum[:8]) % 2176782336 // 36^6
 	suffix := strconv.FormatUint(n, 36)
 	for len(suffix) < 6 {

@@ -98,7 +98,7 @@ func (v *visit) setup(ctx workflow.Context) error {
 		v.endRequestedAt, v.closedAt, v.endedAt = c.EndRequestedAt, c.ClosedAt, c.EndedAt
 		v.noticedStays = c.NoticedStays
 	} else {
-		id := sessionID(info.WorkflowStartTime, info.FirstRunID)
+		id := SessionID(info.WorkflowStartTime, info.FirstRunID)
 		v.state = State{
 			SessionID:       id,
 			BookingID:       b.BookingID,

@@ -4,6 +4,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/telehealth/sessions/internal/session"
 	"github.com/telehealth/sessions/workflows"
@@ -76,7 +79,7 @@ func build(cfg Config, sessions Sessions, logger *slog.Logger) (*Server, *gin.En
 	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, nil, err
 	}
-	r.Use(s.logRequests, gin.CustomRecovery(s.recovered))
+	r.Use(s.logRequests, gin.CustomRecovery(s.recovered), s.deadline)
 	r.Use(s.guards()...)
 	r.GET("/healthz", s.health)
 	r.GET("/openapi.json", serveOpenAPI)
@@ -185,15 +188,11 @@ func (s *Server) created(c *gin.Context, began time.Time, l workflows.Links) {
 func (s *Server) accepted(c *gin.Context, began time.Time, sessionID, traceID string) {
 	elapsed := time.Now().Sub(began).Milliseconds()
 	s.timingHeaders(c, elapsed, cmp.Or(traceID, sessionID))
-	data := gin.H{"session_id": sessionID, "trace_id": cmp.Or(traceID, sessionID)}
-	msg := "Session accepted; the video meeting is still being created. " +
-		"Post the same request again to get its links."
-	if sessionID != "" {
-		c.Header("Location", "/sessions/"+sessionID)
-		data["status_url"] = "/sessions/" + sessionID
-		msg = "Session accepted; the video meeting is still being created. " +
-			"Follow it at GET /sessions/" + sessionID + "."
-	}
+	c.Header("Location", "/sessions/"+sessionID)
+	data := gin.H{"session_id": sessionID, "trace_id": cmp.Or(traceID, sessionID),
+		"status_url": "/sessions/" + sessionID}
+	msg := "Session accepted; the video meeting is still being created. Follow it at " +
+		"GET /sessions/" + sessionID + ", or post the same request again for its links."
 	c.JSON(http.StatusAccepted, gin.H{
 		"success":  true,
 		"message":  msg,
@@ -276,9 +275,41 @@ func (s *Server) recovered(c *gin.Context, _ any) {
 	s.fail(c, http.StatusInternalServerError, "Internal error")
 }
 
+// An engine that does not answer in time is a 503 that tells the caller to try again:
+// nothing is known to have happened.
 func (s *Server) internal(c *gin.Context, err error) {
+	if unavailable(err) {
+		s.logger.WarnContext(c, "engine unavailable", "route", c.FullPath(), "error", err)
+		c.Header("Retry-After", "5")
+		s.fail(c, http.StatusServiceUnavailable,
+			"The session service is temporarily unavailable. Please retry.")
+		return
+	}
 	s.logger.ErrorContext(c, "request failed", "route", c.FullPath(), "error", err)
 	s.fail(c, http.StatusInternalServerError, "Internal error")
+}
+
+// unavailable tells an engine that did not answer, or answered that it could not serve
+// now, from a fault of ours.
+func unavailable(err error) bool {
+	var (
+		down     *serviceerror.Unavailable
+		late     *serviceerror.DeadlineExceeded
+		busy     *serviceerror.ResourceExhausted
+		noWorker *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	)
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &down) || errors.As(err, &late) || errors.As(err, &busy) ||
+		errors.As(err, &noWorker)
+}
+
+// deadline bounds every request, so that an engine that does not answer costs a caller
+// a bounded wait and a 503, never a hang. The create route's own wait fits inside it.
+func (s *Server) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.CreateWait+5*time.Second)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }
 
 // fail writes the spec's error body.

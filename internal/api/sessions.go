@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,11 +41,14 @@ var (
 	ErrInvalid       = errors.New("booking rejected by the workflow")
 	ErrNotFound      = errors.New("session not found")
 	ErrCancelled     = errors.New("booking was cancelled")
+	// ErrUnavailable is an engine that did not answer in time: nothing is known to have
+	// happened, and the caller should try again.
+	ErrUnavailable = errors.New("workflow engine unavailable")
 )
 
 // PendingError is returned by Create when the meeting does not exist yet after the wait
 // (the platform is still being retried, or no worker has picked the session up). The
-// session goes on. SessionID is empty when no worker could say it in time.
+// session goes on, and SessionID names it.
 type PendingError struct{ SessionID string }
 
 func (e *PendingError) Error() string {
@@ -109,16 +113,19 @@ func (t *Temporal) Create(
 	return links, nil
 }
 
-// pending reports a session still being created, with its id when a worker can say it
-// quickly.
+// pending reports a session still being created, with its id, which the server can
+// tell without a worker. When the server cannot even show the workflow, nothing is
+// known to have started: the engine is unavailable.
 func (t *Temporal) pending(ctx context.Context, workflowID string) error {
-	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	state, err := t.query(qctx, workflowID, "")
+	d, err := t.Client.DescribeWorkflowExecution(dctx, workflowID, "")
 	if err != nil {
-		return &PendingError{}
+		return fmt.Errorf("%w: describe session: %w", ErrUnavailable, err)
 	}
-	return &PendingError{SessionID: state.SessionID}
+	info := d.GetWorkflowExecutionInfo()
+	first := cmp.Or(info.GetFirstRunId(), info.GetExecution().GetRunId())
+	return &PendingError{SessionID: workflows.SessionID(info.GetStartTime().AsTime(), first)}
 }
 
 // fromClosed answers a booking whose session has already completed: the same terms get
@@ -178,6 +185,8 @@ func (t *Temporal) CountByStatus(ctx context.Context, status string) (int64, err
 
 // Healthy checks the Temporal connection.
 func (t *Temporal) Healthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	_, err := t.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
 	return err
 }

@@ -241,12 +241,13 @@ func (t *Temporal) Reschedule(ctx context.Context, sessionID string,
 	return t.update(ctx, id, workflows.RescheduleUpdate, r)
 }
 
-// Cancel sends the Cancel update. For an id that is not a session id, it is taken
+// Cancel sends the Cancel update. An id that does not look like a session id is taken
 // for a booking id and sent with update-with-start: a booking whose session does not
-// exist yet gets one that is cancelled, and its create, when it comes, finds it so.
+// exist yet gets one that is cancelled, and its create, when it comes, finds it so. A
+// mistyped session id is a 404, never a booking of its own.
 func (t *Temporal) Cancel(ctx context.Context, id string, r workflows.CancelRequest,
 	policy workflows.Policy) (workflows.State, error) {
-	if sessionIDPattern.MatchString(id) {
+	if strings.HasPrefix(id, sessionIDPrefix) {
 		wid, err := t.workflowOf(ctx, id)
 		if err != nil {
 			return workflows.State{}, err
@@ -286,6 +287,9 @@ func (t *Temporal) Cancel(ctx context.Context, id string, r workflows.CancelRequ
 	}
 	return state, changeError(err)
 }
+
+// sessionIDPrefix begins every session id; booking ids are taken not to.
+const sessionIDPrefix = "SESSION-"
 
 // workflowOf finds the workflow of a session id.
 func (t *Temporal) workflowOf(ctx context.Context, sessionID string) (string, error) {

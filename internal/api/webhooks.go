@@ -68,6 +68,13 @@ func (g *replayGuard) first(sig string, ts time.Time, now time.Time) bool {
 	return true
 }
 
+// forget drops sig, so that a request answered "retry later" can be sent again as is.
+func (g *replayGuard) forget(sig string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.seen, sig)
+}
+
 // verifyZoom checks Zoom's signature: x-zm-signature is "v0=" and the hex HMAC-SHA256
 // of "v0:<x-zm-request-timestamp>:<body>" keyed with the secret token. It returns what
 // is wrong, or "".
@@ -135,6 +142,9 @@ func (s *Server) zoomWebhook(c *gin.Context) {
 		return
 	}
 	s.deliverEvent(c, *ev, ours)
+	if c.Writer.Status() == http.StatusServiceUnavailable {
+		s.replays.forget(c.GetHeader("X-Zm-Signature"))
+	}
 }
 
 // deliverEvent signals the event to its session. An event for an unknown or closed

@@ -257,8 +257,14 @@ func TestZoomWebhookAcknowledgesWhatItCannotUse(t *testing.T) {
 
 	f.signalErr = errors.New("temporal unavailable")
 	body = joined("81234567891", time.Now())
-	assert.Equal(t, http.StatusServiceUnavailable,
-		hook(h, body, signed(body, time.Now())).Code, "an outage is retried by Zoom")
+	headers := signed(body, time.Now())
+	assert.Equal(t, http.StatusServiceUnavailable, hook(h, body, headers).Code,
+		"an outage is retried by Zoom")
+	f.signalErr = nil
+	assert.Equal(t, http.StatusOK, hook(h, body, headers).Code,
+		"a request answered 'retry later' may come again as it was")
+	assert.Equal(t, http.StatusUnauthorized, hook(h, body, headers).Code,
+		"once delivered, it is a replay")
 }
 
 // FuzzZoomWebhook feeds signed random bodies to the webhook: no panic, no 5xx. Run

@@ -233,6 +233,21 @@ func TestLeakScan(t *testing.T) {
 		}
 	}
 	assert.Empty(t, leaks, "PHI in clear")
+
+	// The provider's launch token is a credential: the logs, the session log, the
+	// sheet and the staff channel keep the link without it.
+	link := data["provider_url"].(string)
+	token := link[strings.LastIndex(link, "/")+1:]
+	require.Greater(t, len(token), 16)
+	for where, text := range map[string]string{
+		"logs":        string(logs.Bytes()),
+		"session log": readFile(t, s.cfg.Path("sessions.csv")),
+		"sheet":       fmt.Sprint(v.google.Rows(sheetID, "Sessions")),
+		"staff":       fmt.Sprint(v.slack.Posts()),
+	} {
+		assert.NotContains(t, text, token, "launch token in the %s", where)
+	}
+	assert.Contains(t, fmt.Sprint(v.google.Rows(sheetID, "Sessions")), "/launch/***")
 }
 
 // TestLeakScanCatchesPlantedLeaks proves that the scan fails on a leak: a log line with

@@ -243,6 +243,13 @@ func TestRescheduleAndCancelOverHTTP(t *testing.T) {
 	ids := s.sandbox.MeetingIDs()
 	require.Len(t, ids, 1)
 
+	// A session id one character short cancels nothing, and says so.
+	resp, err = httpClient.Post(s.api.URL+"/sessions/"+id[:len(id)-1]+"/cancel",
+		"application/json", strings.NewReader(`{"reason":"clinic"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+
 	resp, err = httpClient.Post(s.api.URL+"/sessions/"+id+"/cancel", "application/json",
 		strings.NewReader(`{"reason":"clinic"}`))
 	require.NoError(t, err)

@@ -116,8 +116,9 @@ func MaskText(text string) string {
 
 // RedactURL prepares a link for logging. It keeps the scheme, host and path, replaces
 // every query value and any fragment with ***, and drops any user info. Links can carry
-// credentials, such as Zoom's zak and pwd parameters. A query item without "=" is
-// replaced whole. The body of an opaque URL (mailto:…) becomes ***. Text that does not
+// credentials, such as Zoom's zak and pwd parameters, and the token of our own launch
+// links (…/launch/<token>), which becomes ***. A query item without "=" is replaced
+// whole. The body of an opaque URL (mailto:…) becomes ***. Text that does not
 // parse as a URL becomes ***.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -127,6 +128,10 @@ func RedactURL(raw string) string {
 	u.User = nil
 	if u.Opaque != "" {
 		u.Opaque = stars
+	}
+	if before, _, ok := strings.Cut(u.EscapedPath(), "/launch/"); ok {
+		u.RawPath = before + "/launch/" + stars
+		u.Path, _ = url.PathUnescape(u.RawPath)
 	}
 	if u.RawQuery != "" {
 		items := strings.Split(u.RawQuery, "&")

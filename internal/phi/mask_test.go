@@ -114,6 +114,10 @@ func TestRedactURL(t *testing.T) {
 		{"https://host.example/p?a=&b=2", "https://host.example/p?a=***&b=***"},
 		{"mailto:john.doe@example.com", "mailto:***"},
 		{"https://host.example/path", "https://host.example/path"},
+		{
+			"https://api.clinic.example/sessions/SESSION-1-abc/launch/k1.OVTooyQ",
+			"https://api.clinic.example/sessions/SESSION-1-abc/launch/***",
+		},
 		{"https://[::1", "***"},
 		{"http://host/\x7f", "***"},
 		{"", ""},
