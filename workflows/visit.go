@@ -768,8 +768,8 @@ func (v *visit) reschedule(ctx workflow.Context, r RescheduleRequest) (State, er
 	if err := workflow.Await(ctx, settled); err != nil {
 		return State{}, err
 	}
-	if v.state.Status != StatusScheduled {
-		return v.state, invalidChange([]string{"the session is " + string(v.state.Status)})
+	if problems := v.unmovable(); len(problems) > 0 {
+		return v.state, invalidChange(problems)
 	}
 	duration := r.DurationMinutes
 	if duration == 0 {
@@ -788,6 +788,13 @@ func (v *visit) reschedule(ctx workflow.Context, r RescheduleRequest) (State, er
 			DurationMinutes: duration,
 			Timezone:        b.Timezone,
 		}).Get(ctx, nil)
+
+	// A cancel, or the visit itself, may have come while the platform was answering:
+	// then the session stays as it is and nobody hears of a reschedule.
+	if problems := v.unmovable(); len(problems) > 0 {
+		v.logger.Info("reschedule abandoned", "status", string(v.state.Status))
+		return v.state, invalidChange(problems)
+	}
 	if err != nil {
 		v.logger.Warn("meeting not moved", "error", failureText(err))
 		return v.state, temporal.NewApplicationError(
@@ -825,6 +832,20 @@ func (v *visit) reschedule(ctx workflow.Context, r RescheduleRequest) (State, er
 	v.record(ctx)
 	v.wake = true
 	return v.state, nil
+}
+
+// unmovable lists why a reschedule, once its turn has come, can no longer move the
+// session: it is cancelled (or a cancel is pending), over, or under way.
+func (v *visit) unmovable() []string {
+	switch {
+	case v.cancelPending || v.state.Status == StatusCancelled:
+		return []string{"the session was cancelled"}
+	case v.state.Status != StatusScheduled:
+		return []string{"the session is " + string(v.state.Status)}
+	case v.state.Attendance.Live || v.state.Attendance.PatientSeen:
+		return []string{"the visit has started"}
+	}
+	return nil
 }
 
 // validateCancel rejects a cancel of a visit under way or over, or with an unknown

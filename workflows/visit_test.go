@@ -443,6 +443,71 @@ func TestRescheduleBeforeStart(t *testing.T) {
 	assert.Equal(t, newStart.Add(workflows.DefaultNoShowGrace), c.at["TriggerBilling"][0])
 }
 
+// TestCancelDuringReschedule sends a cancel while a reschedule waits for the platform:
+// the cancel wins, and the reschedule answers that it was not done, moving nothing and
+// telling nobody.
+func TestCancelDuringReschedule(t *testing.T) {
+	env, c := newEnv()
+	newStart := start0.Add(4 * time.Hour)
+	var moveErr error
+	var cancelled workflows.State
+	moveDone := false
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.RescheduleUpdate, "move", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("reschedule rejected: %v", err) },
+			OnAccept: func() {},
+			OnComplete: func(_ any, err error) {
+				moveDone = true
+				moveErr = err
+			},
+		}, workflows.RescheduleRequest{ScheduledStart: newStart, DurationMinutes: 45})
+		env.UpdateWorkflow(workflows.CancelUpdate, "cancel", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("cancel rejected: %v", err) },
+			OnAccept: func() {},
+			OnComplete: func(v any, err error) {
+				require.NoError(t, err)
+				cancelled = v.(workflows.State)
+			},
+		}, workflows.CancelRequest{Reason: workflows.CancelByPatient})
+	}, 30*time.Minute)
+
+	env.ExecuteWorkflow(workflows.SessionLifecycle, input())
+
+	s := result(t, env)
+	assert.Equal(t, workflows.StatusCancelled, s.Status)
+	assert.Equal(t, workflows.StatusCancelled, cancelled.Status)
+	assert.Equal(t, workflows.CancelByPatient, s.Cancellation.Reason)
+
+	// Nothing moved: the booked start and length stand, no reschedule counted.
+	assert.Equal(t, input().Booking.ScheduledStart, s.ScheduledStart)
+	assert.Equal(t, 30, s.DurationMinutes)
+	assert.Zero(t, s.Reschedules)
+
+	// Staff heard of the cancel last, and never of a reschedule.
+	assert.Equal(t, []string{"Telehealth session created", "Telehealth session cancelled"},
+		events(c))
+	// The patient was told once, of the cancel, for the booked start.
+	if assert.Len(t, c.args["SendVisitChange"], 1) {
+		change := c.args["SendVisitChange"][0].(activities.VisitChange)
+		assert.Equal(t, activities.ChangeCancelled, change.Kind)
+		assert.Equal(t, input().Booking.ScheduledStart, change.Start)
+	}
+	// The provider kept the first invitation only: no new launch link after the cancel.
+	assert.Len(t, c.args["SendProviderEmail"], 1)
+	assert.Len(t, c.args["DeleteMeeting"], 1)
+	assert.Empty(t, c.at["SendReminder"])
+	assert.Empty(t, c.at["TriggerBilling"])
+
+	// The reschedule reached the platform before the cancel came, and was answered
+	// with a refusal once it came back.
+	assert.Len(t, c.args["UpdateMeeting"], 1)
+	require.True(t, moveDone, "the reschedule was answered")
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(moveErr, &app), "reschedule answered %v", moveErr)
+	assert.Equal(t, workflows.ErrTypeInvalidChange, app.Type())
+	assert.Contains(t, app.Message(), "the session was cancelled")
+}
+
 func TestRescheduleInsideLeadSkipsReminder(t *testing.T) {
 	env, c := newEnv()
 	env.RegisterDelayedCallback(func() {
