@@ -244,7 +244,8 @@ func checkTraceID(id string) string {
 		return ""
 	}
 	if norm, ok := NormalizeTraceID(id); !ok || norm != id {
-		return "must be at most " + strconv.Itoa(maxTraceIDLen) + " printable characters"
+		return "must be at most " + strconv.Itoa(maxTraceIDLen) +
+			" characters, each a letter, digit, '-', '_', '.' or ':'"
 	}
 	return ""
 }

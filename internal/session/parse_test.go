@@ -263,7 +263,8 @@ const (
 	emailProblem    = "patient_email (valid email required)"
 	phoneProblem    = "patient_phone (must be in E.164 format)"
 	zoneProblem     = "timezone (must be an IANA time zone name)"
-	traceProblem    = "trace_id (must be at most 128 printable characters)"
+	traceProblem    = "trace_id (must be at most 128 characters, each a letter, digit, " +
+		"'-', '_', '.' or ':')"
 )
 
 func TestParseInvalid(t *testing.T) {
@@ -335,6 +336,10 @@ func TestParseInvalid(t *testing.T) {
 		{"provider_notes", long("n", 2001), "provider_notes (must be at most 2000 characters)"},
 		{"trace_id", long("t", 129), traceProblem},
 		{"trace_id", "abc\x1b[31m", traceProblem},
+		{"trace_id", "leaky.person@mail.com", traceProblem},
+		{"trace_id", "Leaky Person 4155550188", traceProblem},
+		{"trace_id", "trace/42", traceProblem},
+		{"trace_id", "trace-é", traceProblem},
 	}
 	for _, c := range cases {
 		t.Run(c.field, func(t *testing.T) {

@@ -35,7 +35,12 @@ func TestValidate(t *testing.T) {
 		{"phone not normalised", func(b *session.Booking) { b.PatientPhone = "+1 555 123 4567" },
 			[]string{"patient_phone (must be in E.164 format)"}},
 		{"trace id not trimmed", func(b *session.Booking) { b.TraceID = " t1 " },
-			[]string{"trace_id (must be at most 128 printable characters)"}},
+			[]string{"trace_id (must be at most 128 characters, each a letter, digit, " +
+				"'-', '_', '.' or ':')"}},
+		{"trace id with an email", func(b *session.Booking) {
+			b.TraceID = "leaky.person@mail.com"
+		}, []string{"trace_id (must be at most 128 characters, each a letter, digit, " +
+			"'-', '_', '.' or ':')"}},
 		{"timezone Local", func(b *session.Booking) { b.Timezone = "Local" },
 			[]string{"timezone (must be an IANA time zone name)"}},
 		{"provider email", func(b *session.Booking) { b.ProviderEmail = "x@y" },
@@ -109,8 +114,19 @@ func TestNormalizeTraceID(t *testing.T) {
 		{"abc-123", "abc-123", true},
 		{"  4bf92f35 \t", "4bf92f35", true},
 		{strings.Repeat("x", 128), strings.Repeat("x", 128), true},
-		{strings.Repeat("é", 128), strings.Repeat("é", 128), true},
+		{"SESSION-1730851234567-a3f7k2", "SESSION-1730851234567-a3f7k2", true},
+		{"svc_a:req.42", "svc_a:req.42", true},
+		{"4bf92f3577b34da6a3ce929d0e0e4736", "4bf92f3577b34da6a3ce929d0e0e4736", true},
 		{strings.Repeat("x", 129), "", false},
+		// An email, a name, a phone number written as text: never a trace id.
+		{"leaky.person@mail.com", "", false},
+		{"Leaky Person 4155550188", "", false},
+		{"+1 415 555 0188", "", false},
+		{"Müller", "", false},
+		{strings.Repeat("é", 64), "", false},
+		{"a/b", "", false},
+		{"a%40b", "", false},
+		{"<script>", "", false},
 		{"", "", false},
 		{"   ", "", false},
 		{"a\nb", "", false},
