@@ -42,6 +42,9 @@ const (
 	// follow-up skipped. Sent with update-with-start, it cancels a booking whose
 	// session does not exist yet.
 	CancelUpdate = "Cancel"
+	// SummaryQuery returns the session's Summary (see BuildSummary): what M10 shows
+	// after the visit. It carries the provider's pre-session notes, which are PHI.
+	SummaryQuery = "Summary"
 )
 
 // Application error types: stable strings that callers branch on.

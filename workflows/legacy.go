@@ -114,6 +114,9 @@ func (l *lifecycle) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register query: %w", err)
 	}
+	if err := setSummaryQuery(ctx, &l.state, l.in.Booking.ProviderNotes); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, CreateSessionUpdate, l.createSession,
 		workflow.UpdateHandlerOptions{Validator: l.validateTerms}); err != nil {
 		return fmt.Errorf("register update: %w", err)

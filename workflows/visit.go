@@ -135,6 +135,9 @@ func (v *visit) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register query: %w", err)
 	}
+	if err := setSummaryQuery(ctx, &v.state, v.in.Booking.ProviderNotes); err != nil {
+		return err
+	}
 	for _, h := range []struct {
 		name               string
 		handler, validator any
