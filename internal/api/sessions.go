@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
@@ -152,9 +153,19 @@ var sessionIDPattern = regexp.MustCompile(`^SESSION-[0-9]{13}-[0-9a-z]{6}$`)
 
 // Get finds a session by its id through the SessionId search attribute and queries it.
 func (t *Temporal) Get(ctx context.Context, sessionID string) (workflows.State, error) {
+	exec, err := t.find(ctx, sessionID)
+	if err != nil {
+		return workflows.State{}, err
+	}
+	return t.query(ctx, exec.WorkflowId, exec.RunId)
+}
+
+// find returns the run that carries a session id.
+func (t *Temporal) find(ctx context.Context, sessionID string) (
+	*commonpb.WorkflowExecution, error) {
 	// The pattern also keeps the visibility query below free of injection.
 	if !sessionIDPattern.MatchString(sessionID) {
-		return workflows.State{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		// A run that continued as new is not the session's current state.
@@ -162,14 +173,13 @@ func (t *Temporal) Get(ctx context.Context, sessionID string) (workflows.State, 
 			workflows.SessionIDAttr.GetName(), sessionID),
 	})
 	if err != nil {
-		return workflows.State{}, fmt.Errorf("list sessions: %w", err)
+		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	if len(resp.Executions) == 0 {
-		return workflows.State{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	// The run that carries this session id, not the booking's latest run.
-	exec := resp.Executions[0].Execution
-	return t.query(ctx, exec.WorkflowId, exec.RunId)
+	return resp.Executions[0].Execution, nil
 }
 
 // CountByStatus counts the sessions, open and closed, whose status is status.

@@ -35,6 +35,8 @@ type Visits interface {
 		policy workflows.Policy) (workflows.State, error)
 	// WaitingRoom lists the patients waiting for a provider, in arrival order.
 	WaitingRoom(ctx context.Context, providerID string) ([]visits.Waiting, error)
+	// Summary returns the session's summary (after.go), notes included.
+	Summary(ctx context.Context, sessionID string) (workflows.Summary, error)
 }
 
 // ChangeError is a reschedule or cancel the session refused; Problems lists why.
