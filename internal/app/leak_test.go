@@ -175,6 +175,24 @@ func TestLeakScan(t *testing.T) {
 	code, _ = s.get(t, "/sessions/"+sessionID)
 	require.Equal(t, http.StatusOK, code)
 
+	// After the visit: the attendance and the FHIR Bundle carry no PHI. The summary
+	// carries the provider's notes by design (read here through the real query and
+	// codec); the rest of it is scanned like any answer.
+	for _, route := range []string{"attendance", "fhir"} {
+		answers = append(answers, getRaw(t, s.api.URL+"/sessions/"+sessionID+"/"+route))
+	}
+	var summary struct {
+		Data workflows.Summary `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(
+		getRaw(t, s.api.URL+"/sessions/"+sessionID+"/summary"), &summary))
+	assert.Equal(t, leakNotes, summary.Data.SOAP.Subjective)
+	assert.True(t, summary.Data.Attendance[1].Present, "the patient attended")
+	summary.Data.SOAP.Subjective = ""
+	rest, err := json.Marshal(summary.Data)
+	require.NoError(t, err)
+	answers = append(answers, rest)
+
 	scan := leakScanner()
 	var leaks []phi.Leak
 	for i, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
@@ -347,4 +365,16 @@ func walkPayloads(v any, fn func(encoding string, data []byte)) {
 			walkPayloads(c, fn)
 		}
 	}
+}
+
+// getRaw is a GET's body, which must be a 200.
+func getRaw(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := httpClient.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(raw))
+	return raw
 }
