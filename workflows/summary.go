@@ -50,6 +50,8 @@ type Summary struct {
 	NoShow          bool             `json:"noShow"`
 	Cancellation    *Cancellation    `json:"cancellation,omitempty"`
 	// Recording is the recording's status as the platform reported it.
+	// TODO(#6): the recording's identity and encrypted reference, once the state
+	// keeps them (recording retention).
 	Recording  string          `json:"recording,omitempty"`
 	Deliveries []DeliveryEntry `json:"deliveries"`
 	// PatientMasked is the patient's masked name; ProviderID the provider's key.

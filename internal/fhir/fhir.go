@@ -196,7 +196,8 @@ func encounterStatus(s workflows.State) (r4.EncounterStatus, []r4.EncounterStatu
 	case ended != nil && (s.Status == workflows.StatusEnded ||
 		s.Status == workflows.StatusCompleted):
 		status = r4.EncounterStatusFinished
-	case together != nil && att.Live:
+	case together != nil:
+		// Live, or ended within the grace a host has to start it again.
 		status = r4.EncounterStatusInProgress
 	case arrived != nil:
 		status = r4.EncounterStatusArrived

@@ -93,6 +93,16 @@ func together() workflows.State {
 	return s
 }
 
+// rejoinGrace: the meeting ended, but the session waits for a host who dropped.
+func rejoinGrace() workflows.State {
+	s := together()
+	s.Attendance.Live = false
+	s.Attendance.ActualEnd = at(20)
+	s.Attendance.Patient[0].To = at(20)
+	s.Attendance.Provider[0].To = at(20)
+	return s
+}
+
 // R4 value sets the resources bind to (required bindings).
 var (
 	appointmentStatuses = []string{"proposed", "pending", "booked", "arrived", "fulfilled",
@@ -318,6 +328,8 @@ func TestStatusesThroughTheVisit(t *testing.T) {
 		"scheduled": {scheduled(), "booked", "planned", nil},
 		"waiting":   {waiting(), "arrived", "arrived", []string{"planned", "arrived"}},
 		"together": {together(), "arrived", "in-progress",
+			[]string{"planned", "arrived", "in-progress"}},
+		"ended, host may rejoin": {rejoinGrace(), "arrived", "in-progress",
 			[]string{"planned", "arrived", "in-progress"}},
 		"no-show":   {noShow(), "noshow", "cancelled", nil},
 		"cancelled": {cancelled(), "cancelled", "cancelled", []string{"planned", "cancelled"}},
