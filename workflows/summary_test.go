@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/telehealth/sessions/workflows"
 )
@@ -171,4 +173,48 @@ func TestSummaryTextCarriesEveryPart(t *testing.T) {
 		assert.Contains(t, text, want)
 	}
 	assert.NotContains(t, text, "Sarah")
+}
+
+func TestSummaryKeepsNotesAcrossContinueAsNew(t *testing.T) {
+	env, _ := newEnv()
+	in := input()
+	in.Booking.ProviderNotes = notes
+	playVisit(env, now(
+		ev(workflows.EventMeetingStarted, 0, ""),
+		ev(workflows.EventJoined, 0, "host"),
+		ev(workflows.EventJoined, 0, "patient"),
+	))
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.VisitEventSignal,
+			ev(workflows.EventJoined, time.Minute, "interpreter"))
+		env.SetContinueAsNewSuggested(true)
+	}, begins+time.Minute)
+	env.ExecuteWorkflow(workflows.SessionLifecycle, in)
+
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, env.GetWorkflowError(), &can)
+	var next workflows.SessionInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Carried)
+
+	env2, _ := newEnv()
+	env2.SetStartTime(start0.Add(begins + 2*time.Minute))
+	env2.RegisterDelayedCallback(func() {
+		for _, e := range []workflows.VisitEvent{
+			ev(workflows.EventLeft, 25*time.Minute, "patient"),
+			ev(workflows.EventMeetingEnded, 26*time.Minute, ""),
+		} {
+			env2.SignalWorkflow(workflows.VisitEventSignal, e)
+		}
+	}, 25*time.Minute)
+	env2.ExecuteWorkflow(workflows.SessionLifecycle, next)
+	require.NoError(t, env2.GetWorkflowError())
+
+	v, err := env2.QueryWorkflow(workflows.SummaryQuery)
+	require.NoError(t, err)
+	var sum workflows.Summary
+	require.NoError(t, v.Get(&sum))
+	assert.Equal(t, notes, sum.SOAP.Subjective, "the second run still has the notes")
+	assert.Equal(t, 25, sum.BillableMinutes)
+	assert.True(t, sum.Attendance[2].Present, "the interpreter, from the first run")
 }
