@@ -32,6 +32,7 @@ func benchCreate(b *testing.B, existing int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = s.Close() })
 	tok := benchToken(b, s)
 	body, err := json.Marshal(meetingBody("t", time.Now().Add(time.Hour)))
 	if err != nil {

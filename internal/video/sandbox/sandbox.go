@@ -7,6 +7,27 @@
 //
 // Mount it at the root of a server and point the client at it: API URL
 // <base>/v2, OAuth URL <base>/oauth/token.
+//
+// # State file
+//
+// With Options.StatePath set, the meetings outlive the process. The file is a journal
+// in JSON lines, one change per line, appended with one write, without fsync, under the
+// Server's lock, before the change is made in memory and answered:
+//
+//	{"op":"create","record":{"owner":"<userId>","meeting":{<the meeting>}}}
+//	{"op":"update","record":{"owner":"<userId>","meeting":{<the meeting as updated>}}}
+//	{"op":"delete","id":<meeting id>}
+//
+// A create or update line carries the whole meeting as it now is. A written line is in
+// the kernel's hands at once, so it survives the process being killed, but not the
+// machine losing power. New replays the lines in order; a last line cut short by a
+// crash (no newline, not valid JSON) is skipped, as its change was never answered, and
+// any other bad line is an error. New then compacts the file: it rewrites it as one
+// create line per meeting, through a synced temporary file and a rename. A change
+// compacts it too once it holds more than twice as many lines as meetings, plus 1 024,
+// so that a change costs one short append and the file stays bounded.
+// Live visits and end counts are not kept. A file in the older format, a JSON array of
+// the records, is read and rewritten as a journal.
 package sandbox
 
 import (
@@ -16,16 +37,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -46,7 +63,8 @@ type Options struct {
 	ClientSecret string
 	// TokenTTL is the lifetime of issued tokens; default 1 h, as Zoom's.
 	TokenTTL time.Duration
-	// StatePath, when set, is a JSON file that keeps the meetings across restarts.
+	// StatePath, when set, is a file that keeps the meetings across restarts: a
+	// journal of JSON lines (see the package doc). The directory must exist.
 	StatePath string
 	// MaxPageSize caps the list page_size; default 300, as Zoom's. Lower it to make
 	// clients page.
@@ -95,9 +113,10 @@ type Server struct {
 	faults   map[Endpoint][]Fault
 	live     map[string]*live // meeting id → the instance in progress
 	ends     map[string]int   // meeting id → times ended
+	state    *journal         // nil without a StatePath
 }
 
-// New returns a Server, with the meetings saved at opts.StatePath if there are any.
+// New returns a Server, with the meetings kept at opts.StatePath if there are any.
 func New(opts Options) (*Server, error) {
 	opts.TokenTTL = cmp.Or(opts.TokenTTL, time.Hour)
 	opts.MaxPageSize = cmp.Or(opts.MaxPageSize, 300)
@@ -110,8 +129,12 @@ func New(opts Options) (*Server, error) {
 		live:     map[string]*live{},
 		ends:     map[string]int{},
 	}
-	if err := s.load(); err != nil {
-		return nil, fmt.Errorf("sandbox: load state: %w", err)
+	if opts.StatePath != "" {
+		j, recs, err := openJournal(opts.StatePath)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: load state: %w", err)
+		}
+		s.state, s.meetings = j, recs
 	}
 	s.handle("POST /oauth/token", Token, s.issueToken)
 	s.handle("POST /v2/users/{userId}/meetings", CreateMeeting, s.authed(s.createMeeting))
@@ -146,6 +169,34 @@ func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.tokens)
+}
+
+// Close releases the state file. Changes made afterwards fail; what was kept stays.
+// Without a StatePath it does nothing.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == nil {
+		return nil
+	}
+	return s.state.close()
+}
+
+// logLocked appends a change to the state file, if there is one, before it is made in
+// memory, so that a change that could not be kept is not made at all. s.mu is held.
+func (s *Server) logLocked(e entry) error {
+	if s.state == nil {
+		return nil
+	}
+	return s.state.append(e, s.meetings)
+}
+
+// tidyLocked compacts the state file when it has grown past its bound, after a change
+// has been made in memory. s.mu is held.
+func (s *Server) tidyLocked() {
+	if s.state != nil {
+		s.state.tidy(s.meetings)
+	}
 }
 
 // MeetingIDs returns the ids of the existing meetings in ascending order; its length
@@ -401,8 +452,12 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		m.EncryptedPassword = rand.Text()
 		m.JoinURL += "?pwd=" + m.EncryptedPassword
 	}
-	s.meetings[m.ID] = &record{Owner: user, Meeting: m}
-	err = s.saveLocked()
+	rec := &record{Owner: user, Meeting: m}
+	err = s.logLocked(entry{Op: opCreate, Record: rec})
+	if err == nil {
+		s.meetings[m.ID] = rec
+		s.tidyLocked()
+	}
 	s.mu.Unlock()
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError,
@@ -520,9 +575,12 @@ func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request) {
 	rec, found := s.meetings[n]
 	var err error
 	if found {
+		err = s.logLocked(entry{Op: opDelete, ID: n})
+	}
+	if found && err == nil {
 		delete(s.meetings, n)
 		delete(s.live, id)
-		err = s.saveLocked()
+		s.tidyLocked()
 	}
 	s.mu.Unlock()
 	if found && err == nil {
@@ -595,57 +653,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-func (s *Server) load() error {
-	if s.opts.StatePath == "" {
-		return nil
-	}
-	b, err := os.ReadFile(s.opts.StatePath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var recs []*record
-	if err := json.Unmarshal(b, &recs); err != nil {
-		return err
-	}
-	for _, rec := range recs {
-		s.meetings[rec.Meeting.ID] = rec
-	}
-	return nil
-}
-
-// saveLocked writes the meetings to the state file, if there is one, through a
-// temporary file and a rename, so that a crash never leaves half a file. s.mu is held.
-func (s *Server) saveLocked() error {
-	if s.opts.StatePath == "" {
-		return nil
-	}
-	var recs []*record
-	for _, id := range slices.Sorted(maps.Keys(s.meetings)) {
-		recs = append(recs, s.meetings[id])
-	}
-	b, err := json.MarshalIndent(recs, "", "  ")
-	if err != nil {
-		return err
-	}
-	path := s.opts.StatePath
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // deletedEvent is Zoom's meeting.deleted event for m.

@@ -78,12 +78,15 @@ func (s *Server) updateMeeting(w http.ResponseWriter, r *http.Request) {
 		}
 		m.Duration = *req.Duration
 	}
-	rec.Meeting = m
-	if err := s.saveLocked(); err != nil {
+	// A new record, not an edit of the old one, which readers may hold.
+	updated := &record{Owner: rec.Owner, Meeting: m}
+	if err := s.logLocked(entry{Op: opUpdate, Record: updated}); err != nil {
 		writeJSON(w, http.StatusInternalServerError,
 			apiError{Code: 500, Message: "sandbox: save state: " + err.Error()})
 		return
 	}
+	s.meetings[n] = updated
+	s.tidyLocked()
 	w.WriteHeader(http.StatusNoContent)
 }
 
