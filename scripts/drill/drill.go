@@ -411,24 +411,16 @@ func (d *drill) count(ctx context.Context, ids []string) (*result, error) {
 	return r, nil
 }
 
-// countMeetings counts the sandbox's meetings for each session, by the topic the Zoom
-// client gives them.
+// countMeetings counts the meetings kept in the sandbox's state file for each session,
+// by the topic the Zoom client gives them.
 func (d *drill) countMeetings(r *result, states map[string]workflows.State) error {
-	b, err := os.ReadFile(d.stateDB)
+	topics, err := sandbox.ReadTopics(d.stateDB)
 	if err != nil {
-		return fmt.Errorf("sandbox state: %w", err)
-	}
-	var recs []struct {
-		Meeting struct {
-			Topic string `json:"topic"`
-		} `json:"meeting"`
-	}
-	if err := json.Unmarshal(b, &recs); err != nil {
-		return fmt.Errorf("sandbox state: %w", err)
+		return err
 	}
 	perTopic := map[string]int{}
-	for _, rec := range recs {
-		perTopic[rec.Meeting.Topic]++
+	for _, topic := range topics {
+		perTopic[topic]++
 	}
 	for _, state := range states {
 		n := perTopic["Telehealth session "+state.SessionID]
@@ -437,7 +429,7 @@ func (d *drill) countMeetings(r *result, states map[string]workflows.State) erro
 		}
 		r.meetings[n]++
 	}
-	d.step("meetings in the sandbox: %d for %d sessions", len(recs), len(states))
+	d.step("meetings in the sandbox: %d for %d sessions", len(topics), len(states))
 	return nil
 }
 

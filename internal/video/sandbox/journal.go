@@ -61,6 +61,21 @@ func openJournal(path string) (*journal, map[int64]*record, error) {
 	return j, recs, nil
 }
 
+// ReadTopics reads the state file at path as New does, without changing it, and
+// returns the topics of the meetings it keeps, in meeting id order. The drills count
+// the meetings of each booking with it.
+func ReadTopics(path string) ([]string, error) {
+	recs, err := readState(path)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: read state: %w", err)
+	}
+	var topics []string
+	for _, id := range slices.Sorted(maps.Keys(recs)) {
+		topics = append(topics, recs[id].Meeting.Topic)
+	}
+	return topics, nil
+}
+
 // readState reads a journal, or a state file of the older format: a JSON array of
 // records. A missing file holds no meetings.
 func readState(path string) (map[int64]*record, error) {

@@ -70,6 +70,18 @@ func TestStateReplaysChanges(t *testing.T) {
 		t.Errorf("journal ops %v, want %v", ops, want)
 	}
 
+	// ReadTopics replays the journal as it is, and leaves it so.
+	topics, err := ReadTopics(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Sort(topics); !slices.Equal(topics, []string{"t0", "t1"}) {
+		t.Errorf("ReadTopics %v, want [t0 t1]", topics)
+	}
+	if n := len(lines(t, path)); n != 5 {
+		t.Errorf("journal has %d lines after ReadTopics, want 5", n)
+	}
+
 	s2, srv2 := restart(t, s, path)
 	if got, want := s2.MeetingIDs(), slices.Sorted(slices.Values(ids[:2])); !slices.Equal(
 		got, want) {
