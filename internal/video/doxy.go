@@ -126,3 +126,8 @@ func (d *Doxy) EndMeeting(ctx context.Context, meetingID string) error {
 func (d *Doxy) DeleteMeeting(ctx context.Context, meetingID string) error {
 	return nil
 }
+
+// DeleteRecording is not offered: Doxy.me keeps no cloud recordings for us to delete.
+func (d *Doxy) DeleteRecording(ctx context.Context, meetingUUID string) error {
+	return &Error{Op: "delete recording", Message: "not offered by doxy.me"}
+}

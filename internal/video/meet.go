@@ -182,6 +182,12 @@ func (m *Meet) DeleteMeeting(ctx context.Context, meetingID string) error {
 	return meetError("delete meeting", err)
 }
 
+// DeleteRecording is not offered: Meet recordings land in the organizer's Drive,
+// which this client has no access to. The error is permanent.
+func (m *Meet) DeleteRecording(ctx context.Context, meetingUUID string) error {
+	return &Error{Op: "delete recording", Message: "not offered by google meet"}
+}
+
 // meetError classifies a Calendar API error; Google's message is left out.
 func meetError(op string, err error) error {
 	if err == nil {

@@ -61,6 +61,11 @@ type Platform interface {
 
 	// DeleteMeeting deletes a meeting.
 	DeleteMeeting(ctx context.Context, meetingID string) error
+
+	// DeleteRecording deletes for good the cloud recording of one meeting instance
+	// (Zoom's meeting UUID). A recording already gone counts as deleted; a platform
+	// that keeps no recordings answers a permanent error.
+	DeleteRecording(ctx context.Context, meetingUUID string) error
 }
 
 // Error is a failed platform call, classified so that callers know whether trying again

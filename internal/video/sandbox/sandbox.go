@@ -114,6 +114,9 @@ type Server struct {
 	live     map[string]*live // meeting id → the instance in progress
 	ends     map[string]int   // meeting id → times ended
 	state    *journal         // nil without a StatePath
+	// recordings maps a meeting UUID to "" while its recording exists, or to how it
+	// was deleted (recordings.go).
+	recordings map[string]string
 }
 
 // New returns a Server, with the meetings kept at opts.StatePath if there are any.
@@ -141,6 +144,8 @@ func New(opts Options) (*Server, error) {
 	s.handle("GET /v2/users/{userId}/meetings", ListMeetings, s.authed(s.listMeetings))
 	s.handle("GET /v2/meetings/{meetingId}", GetMeeting, s.authed(s.getMeeting))
 	s.handle("DELETE /v2/meetings/{meetingId}", DeleteMeeting, s.authed(s.deleteMeeting))
+	s.handle("DELETE /v2/meetings/{meetingId}/recordings", DeleteRecordings,
+		s.authed(s.deleteRecordings))
 	s.handle("PATCH /v2/meetings/{meetingId}", UpdateMeeting, s.authed(s.updateMeeting))
 	s.handle("PUT /v2/meetings/{meetingId}/status", MeetingStatus,
 		s.authed(s.updateStatus))
