@@ -71,6 +71,11 @@ var (
 	// WaitingSinceAttr is set while the patient is in the waiting room: when they
 	// entered it. The provider's waiting room lists the sessions that have it.
 	WaitingSinceAttr = temporal.NewSearchAttributeKeyTime("WaitingSince")
+	// RetentionDeleteAtAttr is when a RecordingRetention deletes its recording; the
+	// operators' list of what is pending deletion reads it.
+	RetentionDeleteAtAttr = temporal.NewSearchAttributeKeyTime("RetentionDeleteAt")
+	// LegalHoldAttr is set while a recording is under legal hold.
+	LegalHoldAttr = temporal.NewSearchAttributeKeyBool("LegalHold")
 )
 
 // SearchAttributes maps each attribute's name to its type name, as
@@ -82,6 +87,9 @@ var SearchAttributes = map[string]string{
 	MeetingIDAttr.GetName():      "Keyword",
 	ProviderIDAttr.GetName():     "Keyword",
 	WaitingSinceAttr.GetName():   "Datetime",
+	// RecordingRetention's.
+	RetentionDeleteAtAttr.GetName(): "Datetime",
+	LegalHoldAttr.GetName():         "Bool",
 }
 
 // ProviderKey is the opaque key of a provider, from their email (or, without one,
@@ -129,6 +137,9 @@ type Policy struct {
 	SessionFeeCents int           `json:"sessionFeeCents"`
 	// PastTolerance is how far in the past a scheduled start may be.
 	PastTolerance time.Duration `json:"pastTolerance"`
+	// RecordingRetention is how long a recording is kept before it is deleted; zero
+	// takes DefaultRecordingRetention.
+	RecordingRetention time.Duration `json:"recordingRetention,omitempty"`
 
 	// The live visit's timers; a zero value takes its default (see Visit).
 	Visit VisitPolicy `json:"visit"`
@@ -295,6 +306,9 @@ type State struct {
 	EventsSeen int `json:"eventsSeen,omitempty"`
 	Duplicates int `json:"duplicates,omitempty"`
 	Runs       int `json:"runs,omitempty"`
+	// Recordings are the meeting's completed cloud recordings, each with its
+	// retention workflow.
+	Recordings []Recording `json:"recordings,omitempty"`
 }
 
 // Cancellation is why and when a session was cancelled.
@@ -379,6 +393,8 @@ type VisitEvent struct {
 	// again opens a new one, in the same visit.
 	Instance    string       `json:"instance,omitempty"`
 	Participant *Participant `json:"participant,omitempty"`
+	// Recording is what a recording.completed event says of the recording.
+	Recording *Recording `json:"recording,omitempty"`
 }
 
 // Participant is who an event is about, by the platform's identifiers.

@@ -3,10 +3,12 @@ package workflows
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -310,7 +312,9 @@ func (v *visit) emailProvider(ctx workflow.Context) {
 func (v *visit) drain(ctx workflow.Context) {
 	var e VisitEvent
 	for v.signals.ReceiveAsync(&e) {
-		v.apply(e)
+		if v.apply(e) && e.Type == EventRecordingComplete && e.Recording != nil {
+			v.retain(ctx, *e.Recording)
+		}
 		e = VisitEvent{}
 	}
 	var n NextInQueue
@@ -321,8 +325,9 @@ func (v *visit) drain(ctx workflow.Context) {
 	v.refresh(ctx)
 }
 
-// apply keeps an event unless it was seen before or is for another meeting.
-func (v *visit) apply(e VisitEvent) {
+// apply keeps an event unless it was seen before or is for another meeting; kept
+// says whether it did.
+func (v *visit) apply(e VisitEvent) (kept bool) {
 	switch {
 	case !e.Type.Known() || e.Key == "":
 		v.logger.Warn("visit event ignored", "event", string(e.Type))
@@ -335,7 +340,54 @@ func (v *visit) apply(e VisitEvent) {
 		v.seen[e.Key] = true
 		v.events = append(v.events, e)
 		v.state.EventsSeen++
+		return true
 	}
+	return false
+}
+
+// retentionChange names, in workflow.GetVersion, keeping completed recordings and
+// starting their retention.
+const retentionChange = "recording-retention"
+
+// retain keeps a completed recording and starts its retention: a child workflow
+// that outlives the session (ParentClosePolicy ABANDON), named by the recording, so
+// that a redelivered event or a second run of the session cannot start a second one.
+func (v *visit) retain(ctx workflow.Context, rec Recording) {
+	if workflow.GetVersion(ctx, retentionChange, workflow.DefaultVersion, 1) ==
+		workflow.DefaultVersion {
+		return
+	}
+	for _, r := range v.state.Recordings {
+		if r.ID == rec.ID {
+			return
+		}
+	}
+	v.state.Recordings = append(v.state.Recordings, rec)
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            RetentionWorkflowID(rec.ID),
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, RecordingRetentionWorkflow, RetentionInput{
+		Recording: rec,
+		SessionID: v.state.SessionID,
+		Retain:    v.in.Policy.RecordingRetention,
+	})
+	// An abandoned child must have started before its parent closes.
+	err := child.GetChildWorkflowExecution().Get(ctx, nil)
+	if _, ok := errors.AsType[*temporal.ChildWorkflowExecutionAlreadyStartedError](
+		err); ok {
+		v.logger.Info("recording retention already started", "recording_id", rec.ID)
+		return
+	}
+	if err != nil {
+		// TODO(#6): retry the start; the recording is in the state meanwhile.
+		v.logger.Error("recording retention not started", "recording_id", rec.ID,
+			"error", failureText(err))
+		return
+	}
+	v.logger.Info("recording retention started", "recording_id", rec.ID,
+		"meeting_id", rec.MeetingID)
 }
 
 // refresh recomputes the attendance and reacts to the waiting room's changes.

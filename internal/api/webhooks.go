@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,6 +198,17 @@ type zoomObject struct {
 	StartTime   string           `json:"start_time"`
 	EndTime     string           `json:"end_time"`
 	Participant *zoomParticipant `json:"participant"`
+	// RecordingFiles are recording.completed's. The event's download_token, the
+	// recording's password and play links are not even decoded.
+	RecordingFiles []zoomRecordingFile `json:"recording_files"`
+}
+
+type zoomRecordingFile struct {
+	ID            string `json:"id"`
+	FileType      string `json:"file_type"`
+	RecordingType string `json:"recording_type"`
+	FileSize      int64  `json:"file_size"`
+	DownloadURL   string `json:"download_url"`
 }
 
 type zoomParticipant struct {
@@ -265,8 +277,54 @@ func parseZoomEvent(body []byte) (*workflows.VisitEvent, string, bool, error) {
 		return nil, "", false, errors.New("event without a time")
 	}
 	ev.At = at
+	if typ == workflows.EventRecordingComplete {
+		if ev.Recording, err = zoomRecording(obj, meetingID, at); err != nil {
+			return nil, "", false, err
+		}
+	}
 	ev.Key = eventKey(env.Event, env.EventTS, ev)
 	return ev, "", strings.HasPrefix(obj.Topic, video.TopicPrefix), nil
+}
+
+// zoomRecording is the recording a recording.completed event reports: its ids, types
+// and sizes, and each file's download URL without its query, where Zoom may put an
+// access token. A file without an id is left out.
+func zoomRecording(obj zoomObject, meetingID string, at time.Time) (
+	*workflows.Recording, error) {
+	if obj.UUID == "" || len(obj.UUID) > 64 {
+		return nil, errors.New("recording without a meeting uuid")
+	}
+	rec := &workflows.Recording{
+		ID:          workflows.RecordingID("zoom", obj.UUID),
+		Platform:    "zoom",
+		MeetingID:   meetingID,
+		MeetingUUID: obj.UUID,
+		CompletedAt: at,
+	}
+	for _, f := range obj.RecordingFiles {
+		if f.ID == "" {
+			continue // nothing to name it by; the deletion goes by the meeting uuid
+		}
+		rec.Files = append(rec.Files, workflows.RecordingFile{
+			ID:            f.ID,
+			FileType:      f.FileType,
+			RecordingType: f.RecordingType,
+			Size:          f.FileSize,
+			DownloadURL:   withoutQuery(f.DownloadURL),
+		})
+	}
+	return rec, nil
+}
+
+// withoutQuery drops a URL's query, fragment and user info, or the whole URL when it
+// is not an http(s) one.
+func withoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	u.RawQuery, u.Fragment, u.User, u.RawFragment, u.ForceQuery = "", "", nil, "", false
+	return u.String()
 }
 
 // meetingNumber reads a meeting id sent as a JSON number or a string of digits.

@@ -424,3 +424,45 @@ func TestZoomWebhookTakesLargeRecordingEvents(t *testing.T) {
 	require.Equal(t, 1, f.count())
 	assert.Equal(t, workflows.EventRecordingComplete, f.signals[0].Type)
 }
+
+func TestRecordingCompletedKeepsIdentityWithoutTokens(t *testing.T) {
+	f := &fakeVisits{}
+	h, logs := visitServer(t, f)
+	at := time.Date(2030, 1, 2, 16, 0, 0, 0, time.UTC)
+	body := fmt.Appendf(nil, `{"event":"recording.completed","event_ts":%d,
+"payload":{"account_id":"acc","object":{"id":81234567890,"uuid":"/ab//cd==",
+"host_id":"H","host_email":"dr.smith@clinic.example","topic":"Telehealth session S",
+"password":"rec-pass-1","recording_play_passcode":"play-pass-2",
+"download_access_token":"dat-secret-3",
+"recording_files":[{"id":"file-1","meeting_id":"/ab//cd==","file_type":"MP4",
+"file_size":264583,"recording_type":"shared_screen_with_speaker_view",
+"play_url":"https://zoom.us/rec/play/p1?pwd=play-pass-2",
+"download_url":"https://zoom.us/rec/download/d1?access_token=qt-secret-4#frag"},
+{"id":"file-2","file_type":"M4A","file_size":1024,"recording_type":"audio_only",
+"download_url":"https://zoom.us/rec/download/d2"}]}},
+"download_token":"dt-secret-5"}`, at.UnixMilli())
+	w := hook(h, body, signed(body, time.Now()))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(t, 1, f.count())
+	e := f.signals[0]
+	require.NotNil(t, e.Recording)
+	rec := *e.Recording
+	assert.Equal(t, workflows.RecordingID("zoom", "/ab//cd=="), rec.ID)
+	assert.Equal(t, "/ab//cd==", rec.MeetingUUID)
+	assert.Equal(t, "81234567890", rec.MeetingID)
+	assert.Equal(t, at, rec.CompletedAt)
+	assert.Equal(t, []workflows.RecordingFile{
+		{ID: "file-1", FileType: "MP4", RecordingType: "shared_screen_with_speaker_view",
+			Size: 264583, DownloadURL: "https://zoom.us/rec/download/d1"},
+		{ID: "file-2", FileType: "M4A", RecordingType: "audio_only", Size: 1024,
+			DownloadURL: "https://zoom.us/rec/download/d2"},
+	}, rec.Files)
+
+	sent, err := json.Marshal(e)
+	require.NoError(t, err)
+	for _, secret := range []string{"rec-pass-1", "play-pass-2", "dat-secret-3",
+		"qt-secret-4", "dt-secret-5", "dr.smith"} {
+		assert.NotContains(t, string(sent), secret, "token in the signal")
+		assert.NotContains(t, logs.String(), secret, "token in the logs")
+	}
+}

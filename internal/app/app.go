@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/api"
@@ -48,6 +49,8 @@ func NewWorker(
 		acts.Queue = &visits.Directory{Client: c} // visit.go
 	}
 	w.RegisterWorkflow(workflows.SessionLifecycle)
+	w.RegisterWorkflowWithOptions(workflows.RecordingRetention,
+		workflow.RegisterOptions{Name: workflows.RecordingRetentionWorkflow})
 	w.RegisterActivity(acts)
 	return w
 }
@@ -82,6 +85,8 @@ func APIConfig(cfg config.Config) api.Config {
 			SessionFeeCents: cfg.SessionFeeCents,
 			PastTolerance:   5 * time.Minute,
 			Visit:           visitPolicy(cfg),
+			RecordingRetention: time.Duration(cfg.RecordingRetentionDays) *
+				24 * time.Hour,
 		},
 		ZoomWebhookSecret: cfg.ZoomWebhookSecret,
 	}

@@ -63,6 +63,7 @@ type Config struct {
 	Security      // security.go: API access, payload keys, audit
 	Vendors       // vendors.go: session log, messaging, staff channel, triggers
 	Visit         // visit.go: the live visit's webhooks and timers
+	Retention     // retention.go: how long recordings are kept
 	Observability // observability.go: metrics and profiles
 	TemporalTLS   // temporal.go: TLS and client certificates to a Temporal cluster
 }
@@ -95,6 +96,7 @@ func (c Config) validate() error {
 	errs = append(errs, c.Vendors.problems()...)
 	errs = append(errs, c.Vendors.feeProblems(c.SessionFeeCents)...)
 	errs = append(errs, c.Visit.problems()...)
+	errs = append(errs, c.Retention.problems()...)
 	errs = append(errs, c.Observability.problems()...)
 	errs = append(errs, c.TemporalTLS.problems()...)
 	if c.Port < 1 || c.Port > 65535 {
@@ -189,6 +191,7 @@ func (c Config) LogValue() slog.Value {
 	attrs = append(attrs, c.Security.attrs()...)
 	attrs = append(attrs, c.Vendors.attrs()...)
 	attrs = append(attrs, c.Visit.attrs()...)
+	attrs = append(attrs, c.Retention.attrs()...)
 	attrs = append(attrs, c.Observability.attrs()...)
 	attrs = append(attrs, c.TemporalTLS.attrs()...)
 	return slog.GroupValue(attrs...)
