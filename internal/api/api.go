@@ -90,8 +90,9 @@ func build(cfg Config, sessions Sessions, logger *slog.Logger) (*Server, *gin.En
 	authed := r.Group("/", s.authenticate, s.limitKey)
 	authed.POST("/webhook/telehealth-session", s.createSession)
 	authed.GET("/sessions/:id", s.getSession)
-	s.visitRoutes(r, authed) // visit.go
-	s.afterRoutes(authed)    // after.go
+	s.visitRoutes(r, authed)  // visit.go
+	s.afterRoutes(authed)     // after.go
+	s.recordingRoutes(authed) // recordings.go
 	s.mountSecurity(r, authed)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found") })
 	return s, r, nil

@@ -39,6 +39,7 @@ type fakeVisits struct {
 	changeErr error
 	room      []visits.Waiting
 	cancelled []string
+	pending   []visits.PendingDeletion // recordings_test.go
 }
 
 func (f *fakeVisits) SignalVisit(_ context.Context, e workflows.VisitEvent) error {

@@ -1,0 +1,68 @@
+package visits
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/telehealth/sessions/workflows"
+)
+
+// MaxPendingDeletions caps the list of recordings pending deletion.
+const MaxPendingDeletions = 1000
+
+// PendingDeletion is a recording whose retention has not deleted it yet.
+type PendingDeletion struct {
+	RecordingID string    `json:"recording_id"`
+	WorkflowID  string    `json:"workflow_id"`
+	DeleteAt    time.Time `json:"delete_at"`
+	LegalHold   bool      `json:"legal_hold"`
+	StartedAt   time.Time `json:"started_at"`
+}
+
+// PendingDeletions lists, soonest first, the recordings whose retention is running,
+// from the visibility store's search attributes alone; truncated says the list was cut
+// at MaxPendingDeletions.
+func (d *Directory) PendingDeletions(ctx context.Context) (
+	out []PendingDeletion, truncated bool, err error) {
+	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'",
+		workflows.RecordingRetentionWorkflow)
+	req := &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 200}
+	dc := converter.GetDefaultDataConverter()
+	for {
+		resp, err := d.Client.ListWorkflow(ctx, req)
+		if err != nil {
+			return nil, false, fmt.Errorf("list retentions: %w", err)
+		}
+		for _, e := range resp.Executions {
+			id := e.Execution.WorkflowId
+			p := PendingDeletion{
+				RecordingID: strings.TrimPrefix(id, workflows.RetentionWorkflowID("")),
+				WorkflowID:  id,
+				StartedAt:   e.GetStartTime().AsTime(),
+			}
+			fields := e.GetSearchAttributes().GetIndexedFields()
+			if v, ok := fields[workflows.RetentionDeleteAtAttr.GetName()]; ok {
+				_ = dc.FromPayload(v, &p.DeleteAt)
+			}
+			if v, ok := fields[workflows.LegalHoldAttr.GetName()]; ok {
+				_ = dc.FromPayload(v, &p.LegalHold)
+			}
+			out = append(out, p)
+		}
+		if len(resp.NextPageToken) == 0 || len(out) >= MaxPendingDeletions {
+			truncated = len(resp.NextPageToken) != 0
+			break
+		}
+		req.NextPageToken = resp.NextPageToken
+	}
+	slices.SortFunc(out, func(a, b PendingDeletion) int {
+		return a.DeleteAt.Compare(b.DeleteAt)
+	})
+	return out, truncated, nil
+}
