@@ -46,7 +46,7 @@ func TestRecordingRetentionOnTheDevServer(t *testing.T) {
 			"recording_files": []map[string]any{{
 				"id": "file-1", "file_type": "MP4", "file_size": 2048,
 				"recording_type": "active_speaker",
-				"download_url": "https://zoom.example/rec/download/abc?access_token=qt-secret",
+				"download_url":   "https://zoom.example/rec/download/abc?access_token=qt-secret",
 			}},
 		}},
 	}
