@@ -203,6 +203,8 @@ func RecordingRetention(ctx workflow.Context, in RetentionInput) (RetentionState
 		logger.Error("recording not deleted", "error", st.Error)
 		return st, err
 	}
+	// TODO(#6): append the deletion to the audit log (internal/audit) too; the
+	// worker does not open it yet, so the log line and this result are the record.
 	now := workflow.Now(ctx)
 	st.Status, st.DeletedAt = RetentionDeleted, &now
 	upsert(RetentionDeleteAtAttr.ValueUnset())

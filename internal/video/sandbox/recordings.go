@@ -9,6 +9,9 @@ import (
 // DeleteRecordings is the endpoint of DELETE /meetings/{meetingUUID}/recordings.
 const DeleteRecordings Endpoint = "delete recordings"
 
+// TODO(#6): record the meetings played here and send recording.completed when one
+// ends, so that retention plays locally too.
+
 // AddRecording gives a meeting instance (its UUID) a cloud recording that the
 // delete-recordings call can then remove. Recordings live in memory only.
 func (s *Server) AddRecording(meetingUUID string) {
