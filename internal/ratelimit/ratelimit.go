@@ -5,6 +5,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -74,7 +75,8 @@ type Redis struct {
 func NewRedis(url string, perSecond float64, burst int, prefix string) (*Redis, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("ratelimit: redis url: %w", err)
+		// Not wrapped: the parser's message quotes the URL, password and all.
+		return nil, errors.New("ratelimit: REDIS_URL is not a redis:// URL")
 	}
 	return &Redis{client: redis.NewClient(opts), perSec: perSecond, burst: burst,
 		prefix: prefix}, nil

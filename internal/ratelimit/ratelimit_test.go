@@ -58,3 +58,9 @@ func TestRedisIsSharedAcrossReplicas(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 }
+
+func TestBadRedisURLKeepsItsPassword(t *testing.T) {
+	_, err := ratelimit.NewRedis("redis://user:s3cret-pw@host:notaport/0", 1, 1, "t")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret-pw")
+}

@@ -498,17 +498,12 @@ func (id *meetingID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// unsupported is the answer of an operation this client does not offer yet.
-func unsupported(op string) error {
-	return &Error{Op: op, Message: "not supported by this client yet"}
-}
-
 // HostLink reads the meeting from Zoom, which mints a fresh start_url (its zak token
 // lasts about two hours) on every get call. The link is a credential: the caller
 // redirects the host to it and keeps it nowhere.
 func (z *Zoom) HostLink(ctx context.Context, meetingID string) (string, error) {
-	if _, err := strconv.ParseUint(meetingID, 10, 64); err != nil {
-		return "", &Error{Op: "host link", Message: "meeting id is not a meeting number"}
+	if err := checkMeetingID("host link", meetingID); err != nil {
+		return "", err
 	}
 	var m zoomMeeting
 	if err := z.call(ctx, "host link", http.MethodGet, "/meetings/"+meetingID,
