@@ -197,7 +197,7 @@ func TestProviderEmailMasksThePatient(t *testing.T) {
 		SessionID:       "SESSION-1730851234567-a3f7k2",
 		ProviderEmail:   "dr.smith@clinic.example",
 		ProviderName:    "Dr. Smith",
-		PatientName:     "Sarah Johnson",
+		PatientMasked:   "S*** J***",
 		ProviderURL:     "https://zoom.us/s/1?zak=abc",
 		Start:           time.Date(2027, 3, 1, 14, 0, 0, 0, time.UTC),
 		Timezone:        "America/New_York",

@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,12 +96,12 @@ func (a *Activities) SendInviteEmail(ctx context.Context, in Invite) error {
 const waitingRoomLine = "You will wait in a waiting room until your provider admits you."
 
 // ProviderInvite is what a provider is told about a session: their own link and the
-// patient's name, which the email masks.
+// patient's name, already masked, so the full name never travels to this activity.
 type ProviderInvite struct {
 	SessionID       string         `json:"sessionId"`
 	ProviderEmail   string         `json:"providerEmail"`
 	ProviderName    string         `json:"providerName,omitempty"`
-	PatientName     phi.Name       `json:"patientName,omitempty"`
+	PatientMasked   string         `json:"patientMasked,omitempty"`
 	ProviderURL     string         `json:"providerUrl"`
 	Start           time.Time      `json:"start"`
 	Timezone        string         `json:"timezone,omitempty"`
@@ -115,10 +116,7 @@ func (a *Activities) SendProviderEmail(ctx context.Context, in ProviderInvite) e
 	if in.ProviderEmail == "" {
 		return classify(&PermanentError{Err: errors.New("provider email: no address")})
 	}
-	patient := phi.MaskName(string(in.PatientName))
-	if patient == "" {
-		patient = "a patient"
-	}
+	patient := cmp.Or(in.PatientMasked, "a patient")
 	when := localTime(in.Start, in.Timezone)
 	ref := Reference(in.SessionID)
 	subject := fmt.Sprintf("Telehealth session with %s - %s", patient, when)

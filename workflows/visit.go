@@ -299,7 +299,7 @@ func (v *visit) emailProvider(ctx workflow.Context) {
 			SessionID:       v.state.SessionID,
 			ProviderEmail:   b.ProviderEmail,
 			ProviderName:    b.ProviderName,
-			PatientName:     b.PatientName,
+			PatientMasked:   v.state.PatientMasked,
 			ProviderURL:     v.state.ProviderURL,
 			Start:           v.state.ScheduledStart,
 			Timezone:        b.Timezone,

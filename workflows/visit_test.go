@@ -206,6 +206,7 @@ func TestNormalVisit(t *testing.T) {
 	p := c.args["SendProviderEmail"][0].(activities.ProviderInvite)
 	assert.Equal(t, "dr.smith@clinic.example", p.ProviderEmail)
 	assert.Equal(t, meeting.HostURL, p.ProviderURL)
+	assert.Equal(t, "S*** J***", p.PatientMasked, "the full name never leaves the workflow")
 	assert.Equal(t, workflows.DeliverySent, s.Deliveries.ProviderEmail.Status)
 }
 
