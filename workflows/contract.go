@@ -198,8 +198,6 @@ type SessionInput struct {
 type Carried struct {
 	State  State        `json:"state"`
 	Events []VisitEvent `json:"events"`
-	// Runs counts the runs so far, this one included.
-	Runs int `json:"runs"`
 	// The timers' progress.
 	Reminded       bool       `json:"reminded,omitempty"`
 	NextTexted     bool       `json:"nextTexted,omitempty"`

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -230,8 +231,8 @@ func (s Summary) Text() string {
 	}
 	line("Session summary %s", s.SessionID)
 	line("Status:          %s", s.Status)
-	line("Patient:         %s", cmpOr(s.PatientMasked, "-"))
-	line("Provider:        %s", cmpOr(s.ProviderID, "-"))
+	line("Patient:         %s", cmp.Or(s.PatientMasked, "-"))
+	line("Provider:        %s", cmp.Or(s.ProviderID, "-"))
 	line("Scheduled:       %s to %s", stamp(&s.ScheduledStart), stamp(&s.ScheduledEnd))
 	line("Actual:          %s to %s (%d min)", stamp(s.ActualStart), stamp(s.ActualEnd),
 		s.ActualMinutes)

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -111,7 +112,7 @@ func (v *visit) setup(ctx workflow.Context) error {
 			ScheduledEnd:    b.ScheduledStart.Add(minutes(b.DurationMinutes)),
 			DurationMinutes: b.DurationMinutes,
 			UpdatedAt:       workflow.Now(ctx),
-			ProviderID:      ProviderKey(cmpOr(b.ProviderEmail, b.ProviderName)),
+			ProviderID:      ProviderKey(cmp.Or(b.ProviderEmail, b.ProviderName)),
 			PatientMasked:   phi.MaskName(string(b.PatientName)),
 			PatientKey:      patientKey(id),
 		}
@@ -261,10 +262,7 @@ func (v *visit) create(ctx workflow.Context) (done bool, err error) {
 	}
 	v.state.MeetingID = meeting.ID
 	v.state.Platform = meeting.Platform
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		MeetingIDAttr.ValueSet(meeting.ID)); err != nil {
-		v.logger.Warn("search attribute not updated", "error", err)
-	}
+	v.upsert(ctx, MeetingIDAttr.ValueSet(meeting.ID))
 	if v.cancelPending {
 		// Cancelled while the meeting was being made: it goes again at once, and the
 		// patient, who never got a link, hears nothing.
@@ -771,7 +769,6 @@ func (v *visit) continueAsNew(ctx workflow.Context) error {
 	in.Carried = &Carried{
 		State:          v.state,
 		Events:         v.events,
-		Runs:           v.state.Runs,
 		Reminded:       v.reminded,
 		NextTexted:     v.nextTexted,
 		EndRequestedAt: v.endRequestedAt,
@@ -964,10 +961,3 @@ func patientKey(sessionID string) string {
 }
 
 func minutes(n int) time.Duration { return time.Duration(n) * time.Minute }
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -261,16 +262,16 @@ func parseZoomEvent(body []byte) (*workflows.VisitEvent, string, bool, error) {
 	}
 	if p := obj.Participant; p != nil {
 		userID := strings.Trim(string(p.UserID), `"`)
-		id := cmpOr(p.ParticipantUUID, userID, p.ID)
+		id := cmp.Or(p.ParticipantUUID, userID, p.ID)
 		if id == "" {
 			return nil, "", false, errors.New("participant without an id")
 		}
 		ev.Participant = &workflows.Participant{
 			ID:   id,
 			Host: p.ID != "" && p.ID == obj.HostID,
-			Key:  cmpOr(p.RegistrantID, p.CustomerKey),
+			Key:  cmp.Or(p.RegistrantID, p.CustomerKey),
 		}
-		when = cmpOr(p.DateTime, p.JoinTime, p.LeaveTime)
+		when = cmp.Or(p.DateTime, p.JoinTime, p.LeaveTime)
 	}
 	if t, err := time.Parse(time.RFC3339, when); err == nil {
 		at = t.UTC()
@@ -350,13 +351,4 @@ func eventKey(event string, ts int64, e *workflows.VisitEvent) string {
 		fmt.Fprintf(h, "|%s", e.Participant.ID)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
