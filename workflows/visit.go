@@ -215,6 +215,8 @@ func (v *visit) run(ctx workflow.Context) error {
 		}
 		v.wake = false
 		if wait > 0 {
+			// TODO(#7): every pass starts a timer and a signal cancels it, two history
+			// events per platform event; keep one timer per deadline (versioned).
 			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
 				return v.wake || v.signals.Len() > 0 || v.nexts.Len() > 0
 			}); err != nil {
