@@ -122,28 +122,24 @@ type Waiting struct {
 	EstimatedWaitSeconds int `json:"estimated_wait_seconds"`
 	Position             int `json:"position"`
 	workflowID           string
+	duration             time.Duration // booked
 }
 
 // ValidProvider reports whether s is a provider key (see workflows.ProviderKey).
 func ValidProvider(s string) bool { return providerIDPattern.MatchString(s) }
 
-// WaitingRoom lists the patients waiting for the provider, in arrival order.
+// WaitingRoom lists the patients waiting for the provider, in arrival order, each
+// with an estimate of the wait.
 func (d *Directory) WaitingRoom(
 	ctx context.Context,
 	providerID string,
 	now time.Time,
 ) ([]Waiting, error) {
-	if !ValidProvider(providerID) {
-		return nil, nil
+	room, err := d.waiting(ctx, providerID, now)
+	if err != nil || len(room) == 0 {
+		return room, err
 	}
-	base := fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'",
-		workflows.ProviderIDAttr.GetName(), providerID)
-	waiting, err := d.states(ctx, base+fmt.Sprintf(" AND %s > '2000-01-01T00:00:00Z'",
-		workflows.WaitingSinceAttr.GetName()))
-	if err != nil {
-		return nil, err
-	}
-	busy, err := d.states(ctx, base+fmt.Sprintf(" AND %s = '%s'",
+	busy, err := d.states(ctx, runningFor(providerID)+fmt.Sprintf(" AND %s = '%s'",
 		workflows.SessionStatusAttr.GetName(), workflows.StatusInProgress))
 	if err != nil {
 		return nil, err
@@ -161,8 +157,37 @@ func (d *Directory) WaitingRoom(
 		}
 		ahead += max(from.Add(time.Duration(s.state.DurationMinutes)*time.Minute).Sub(now), 0)
 	}
+	for i := range room {
+		room[i].EstimatedWaitSeconds = int(ahead / time.Second)
+		ahead += room[i].duration
+	}
+	return room, nil
+}
+
+// runningFor is the visibility query of the provider's running sessions.
+func runningFor(providerID string) string {
+	return fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'",
+		workflows.ProviderIDAttr.GetName(), providerID)
+}
+
+// waiting lists the patients waiting for the provider, in arrival order, without the
+// wait estimate.
+func (d *Directory) waiting(
+	ctx context.Context,
+	providerID string,
+	now time.Time,
+) ([]Waiting, error) {
+	if !ValidProvider(providerID) {
+		return nil, nil
+	}
+	found, err := d.states(ctx, runningFor(providerID)+fmt.Sprintf(
+		" AND %s > '2000-01-01T00:00:00Z'", workflows.WaitingSinceAttr.GetName()))
+	if err != nil {
+		return nil, err
+	}
+
 	var out []Waiting
-	for _, s := range waiting {
+	for _, s := range found {
 		if s.state.Attendance.WaitingSince == nil {
 			continue // left since the list was read
 		}
@@ -173,17 +198,12 @@ func (d *Directory) WaitingRoom(
 			WaitingSince:  since,
 			WaitedSeconds: int(max(now.Sub(since), 0) / time.Second),
 			workflowID:    s.workflowID,
+			duration:      time.Duration(s.state.DurationMinutes) * time.Minute,
 		})
 	}
 	slices.SortFunc(out, func(a, b Waiting) int { return a.WaitingSince.Compare(b.WaitingSince) })
 	for i := range out {
 		out[i].Position = i + 1
-		out[i].EstimatedWaitSeconds = int(ahead / time.Second)
-		for _, s := range waiting {
-			if s.workflowID == out[i].workflowID {
-				ahead += time.Duration(s.state.DurationMinutes) * time.Minute
-			}
-		}
 	}
 	return out, nil
 }
@@ -195,7 +215,7 @@ var ErrQueueBehind = errors.New("waiting room not yet visible")
 // PromoteNext tells the first session in the provider's waiting room that its patient
 // is next. The session texts its patient once per stay.
 func (d *Directory) PromoteNext(ctx context.Context, providerID, waiting string) error {
-	room, err := d.WaitingRoom(ctx, providerID, time.Now())
+	room, err := d.waiting(ctx, providerID, time.Now())
 	if err != nil {
 		return err
 	}
