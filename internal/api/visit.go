@@ -293,16 +293,13 @@ func (t *Temporal) Cancel(ctx context.Context, id string, r workflows.CancelRequ
 // sessionIDPrefix begins every session id; booking ids are taken not to.
 const sessionIDPrefix = "SESSION-"
 
-// workflowOf finds the workflow of a session id.
+// workflowOf finds the workflow of a session id through the visibility store alone.
 func (t *Temporal) workflowOf(ctx context.Context, sessionID string) (string, error) {
-	if !sessionIDPattern.MatchString(sessionID) {
-		return "", ErrNotFound
-	}
-	state, err := t.Get(ctx, sessionID)
+	exec, err := t.find(ctx, sessionID)
 	if err != nil {
 		return "", err
 	}
-	return workflows.WorkflowID(state.BookingID), nil
+	return exec.WorkflowId, nil
 }
 
 func (t *Temporal) update(ctx context.Context, workflowID, name string,
