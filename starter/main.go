@@ -65,11 +65,7 @@ func run(ctx context.Context) error {
 	cfg, logger, tc := rt.Config, rt.Logger, rt.Client
 	defer tc.Close()
 
-	pc, err := app.Codec(cfg)
-	if err != nil {
-		return err
-	}
-	guard, closeGuard, err := app.Guard(ctx, cfg, logger, pc)
+	guard, closeGuard, err := app.Guard(ctx, cfg, logger, rt.Codec)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	acts, closeActs, err := app.NewActivities(ctx, cfg, logger, app.WithTemporal(tc))
+	acts, closeActs, err := app.NewActivities(ctx, cfg, logger,
+		app.WithTemporal(tc), app.WithCodec(rt.Codec))
 	if err != nil {
 		return err
 	}

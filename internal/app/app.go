@@ -106,13 +106,12 @@ func NewActivities(
 	for _, opt := range opts {
 		opt(&o)
 	}
-	// The data folder holds PHI: this user's only.
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("data folder: %w", err)
-	}
-	pc, err := Codec(cfg)
-	if err != nil {
-		return nil, nil, err
+	pc := o.codec
+	if pc == nil {
+		var err error
+		if pc, err = Codec(cfg); err != nil {
+			return nil, nil, err
+		}
 	}
 	platform, stop, err := newPlatform(ctx, cfg, logger)
 	if err != nil {
@@ -227,6 +226,9 @@ type Runtime struct {
 	Logger  *slog.Logger
 	Client  client.Client
 	Metrics *metrics.Metrics
+	// Codec is the payload codec the client was dialled with; pass it on (WithCodec,
+	// Guard) rather than build it again.
+	Codec *codec.Codec
 }
 
 // Start is the start-up both commands share: it loads the configuration, builds the
@@ -260,12 +262,13 @@ func Start(service string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial temporal at %s: %w", cfg.TemporalAddress, err)
 	}
-	return &Runtime{Config: cfg, Logger: logger, Client: tc, Metrics: m}, nil
+	return &Runtime{Config: cfg, Logger: logger, Client: tc, Metrics: m, Codec: pc}, nil
 }
 
 // Codec returns the payload codec of the configuration: PAYLOAD_KEYS, or the local key
 // under the data folder (created, this user's only, the first time).
 func Codec(cfg config.Config) (*codec.Codec, error) {
+	// The data folder holds PHI: this user's only.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}

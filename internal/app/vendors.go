@@ -13,6 +13,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/telehealth/sessions/activities"
+	"github.com/telehealth/sessions/internal/codec"
 	"github.com/telehealth/sessions/internal/config"
 	"github.com/telehealth/sessions/internal/integrations/sendgrid"
 	"github.com/telehealth/sessions/internal/integrations/sheets"
@@ -28,6 +29,13 @@ type Option func(*options)
 
 type options struct {
 	temporal client.Client
+	codec    *codec.Codec
+}
+
+// WithCodec gives the activities the payload codec already built by Start (Runtime's
+// Codec), which also made the data folder; without it NewActivities builds its own.
+func WithCodec(pc *codec.Codec) Option {
+	return func(o *options) { o.codec = pc }
 }
 
 // WithTemporal gives the activities a Temporal client, which the billing and
