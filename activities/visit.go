@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
+	"github.com/telehealth/sessions/internal/integrations/vendor"
 	"github.com/telehealth/sessions/internal/phi"
 	"github.com/telehealth/sessions/internal/video"
 )
@@ -201,7 +198,7 @@ func (a *Activities) PromoteNextInQueue(ctx context.Context, q QueueInput) error
 
 // ReminderWebhook hands reminders to the messaging module (M08) over HTTP: a JSON POST
 // to URL. A 4xx other than 408 and 429 is permanent; 408, 429 and 5xx are retried,
-// after the Retry-After the module asked for.
+// after the Retry-After the module asked for. Client must have a timeout.
 type ReminderWebhook struct {
 	URL    string
 	Client *http.Client
@@ -221,48 +218,41 @@ type reminderTrigger struct {
 	DurationMinutes int       `json:"duration_minutes"`
 }
 
+// reminderVendor and reminderOp name M08's calls in errors.
+const (
+	reminderVendor = "reminder webhook"
+	reminderOp     = "trigger reminder"
+)
+
 // TriggerReminder posts the reminder to M08.
 func (w *ReminderWebhook) TriggerReminder(ctx context.Context, r Reminder) error {
+	if w.Client == nil || w.Client.Timeout <= 0 {
+		return vendor.Permanent(reminderVendor, reminderOp, "no client with a timeout")
+	}
 	body, err := json.Marshal(reminderTrigger{
 		Type: "telehealth_reminder", SessionID: r.SessionID, BookingID: r.BookingID,
 		PatientEmail: r.Email, PatientPhone: r.Phone, MeetingURL: r.MeetingURL,
 		ScheduledStart: r.Start, Timezone: r.Timezone, DurationMinutes: r.DurationMinutes,
 	})
 	if err != nil {
-		return &PermanentError{Err: fmt.Errorf("reminder webhook: encode: %w", err)}
+		return vendor.Permanent(reminderVendor, reminderOp, "encode")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return &PermanentError{Err: errors.New("reminder webhook: bad url")}
+		return vendor.Permanent(reminderVendor, reminderOp, "bad url")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", "reminder-"+r.SessionID+"-"+
 		strconv.FormatInt(r.Start.Unix(), 10))
-	client := w.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+
+	resp, err := w.Client.Do(req)
 	if err != nil {
-		// net/http puts the URL in its errors: say less.
-		return errors.New("reminder webhook: no response")
+		return vendor.Transport(reminderVendor, reminderOp, err)
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch code := resp.StatusCode; {
-	case code/100 == 2:
-		return nil
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests ||
-		code >= 500:
-		e := fmt.Errorf("reminder webhook: status %d", code)
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-			return temporal.NewApplicationErrorWithOptions(e.Error(), "ReminderBusy",
-				temporal.ApplicationErrorOptions{
-					NextRetryDelay: time.Duration(secs) * time.Second,
-				})
-		}
-		return e
-	default:
-		return &PermanentError{Err: fmt.Errorf("reminder webhook: status %d", code)}
+	_, _ = vendor.ReadBody(resp) // the status is the answer
+	if resp.StatusCode/100 != 2 {
+		return vendor.FromStatus(reminderVendor, reminderOp, resp.StatusCode, resp.Header,
+			time.Now())
 	}
+	return nil
 }

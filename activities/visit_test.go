@@ -33,7 +33,8 @@ func TestReminderWebhook(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(&activities.Activities{
-		Reminders: &activities.ReminderWebhook{URL: m08.URL},
+		Reminders: &activities.ReminderWebhook{URL: m08.URL,
+			Client: &http.Client{Timeout: 5 * time.Second}},
 	})
 	r := activities.Reminder{SessionID: "S-1", BookingID: "B-1",
 		Email: "p@example.com", MeetingURL: "https://zoom.us/j/1",
@@ -72,4 +73,20 @@ func TestReminderWebhook(t *testing.T) {
 		}
 		assert.NotContains(t, err.Error(), "p@example.com")
 	}
+}
+
+func TestReminderWebhookNeedsTimeout(t *testing.T) {
+	calls := 0
+	m08 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls++
+	}))
+	t.Cleanup(m08.Close)
+
+	for _, c := range []*http.Client{nil, {}} {
+		w := &activities.ReminderWebhook{URL: m08.URL, Client: c}
+		err := w.TriggerReminder(t.Context(), activities.Reminder{SessionID: "S-1"})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "timeout")
+	}
+	assert.Zero(t, calls, "no call without a timeout")
 }
