@@ -74,13 +74,7 @@ func (t *Temporal) Create(
 ) (workflows.Links, error) {
 	id := workflows.WorkflowID(in.Booking.BookingID)
 	terms := termsOf(in)
-	start := t.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                t.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		// A booking whose session failed may be posted again; one that completed may not.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-	}, workflows.SessionLifecycle, in)
+	start := t.withStart(id, in)
 
 	// One deadline for the whole wait: without a worker, even the update's acceptance
 	// never comes.
@@ -112,6 +106,21 @@ func (t *Temporal) Create(
 		return workflows.Links{}, updateError(err)
 	}
 	return links, nil
+}
+
+// withStart is the start half of an update-with-start on the booking's workflow id: it
+// joins the running session, or starts one.
+func (t *Temporal) withStart(
+	workflowID string,
+	in workflows.SessionInput,
+) client.WithStartWorkflowOperation {
+	return t.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                t.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// A booking whose session failed may be posted again; one that completed may not.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+	}, workflows.SessionLifecycle, in)
 }
 
 // pending reports a session still being created, with its id, which the server can
