@@ -136,14 +136,10 @@ func (t *Temporal) Summary(ctx context.Context, sessionID string) (
 	if err != nil {
 		return workflows.Summary{}, err
 	}
-	v, err := t.Client.QueryWorkflow(ctx, exec.WorkflowId, exec.RunId,
-		workflows.SummaryQuery)
-	if err != nil {
-		return workflows.Summary{}, fmt.Errorf("query summary: %w", err)
-	}
 	var sum workflows.Summary
-	if err := v.Get(&sum); err != nil {
-		return workflows.Summary{}, fmt.Errorf("decode summary: %w", err)
+	if err := t.queryInto(ctx, exec.WorkflowId, exec.RunId, workflows.SummaryQuery,
+		&sum); err != nil {
+		return workflows.Summary{}, err
 	}
 	return sum, nil
 }

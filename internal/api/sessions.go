@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -214,15 +215,30 @@ func (t *Temporal) query(
 	ctx context.Context,
 	workflowID, runID string,
 ) (workflows.State, error) {
-	v, err := t.Client.QueryWorkflow(ctx, workflowID, runID, workflows.SessionQuery)
-	if err != nil {
-		return workflows.State{}, fmt.Errorf("query session: %w", err)
-	}
 	var state workflows.State
-	if err := v.Get(&state); err != nil {
-		return workflows.State{}, fmt.Errorf("decode session: %w", err)
+	if err := t.queryInto(ctx, workflowID, runID, workflows.SessionQuery,
+		&state); err != nil {
+		return workflows.State{}, err
 	}
 	return state, nil
+}
+
+// queryInto runs the named query on the run (its workflow's current one when runID is
+// empty) and decodes the answer into out.
+func (t *Temporal) queryInto(
+	ctx context.Context,
+	workflowID, runID, name string,
+	out any,
+) error {
+	what := strings.ToLower(name)
+	v, err := t.Client.QueryWorkflow(ctx, workflowID, runID, name)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", what, err)
+	}
+	if err := v.Get(out); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	return nil
 }
 
 func termsOf(in workflows.SessionInput) workflows.BookingTerms {
