@@ -206,12 +206,7 @@ func (s *Server) accepted(c *gin.Context, began time.Time, sessionID, traceID st
 // getSession is GET /sessions/:id.
 func (s *Server) getSession(c *gin.Context) {
 	state, err := s.sessions.Get(c.Request.Context(), c.Param("id"))
-	if errors.Is(err, ErrNotFound) {
-		s.fail(c, http.StatusNotFound, "Session not found")
-		return
-	}
-	if err != nil {
-		s.internal(c, err)
+	if !s.found(c, err) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"success": true, "data": visitView(state)})

@@ -273,12 +273,7 @@ func (s *Server) launchHost(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
 	state, err := s.sessions.Get(c.Request.Context(), c.Param("id"))
-	if errors.Is(err, ErrNotFound) {
-		s.fail(c, http.StatusNotFound, "Session not found")
-		return
-	}
-	if err != nil {
-		s.internal(c, err)
+	if !s.found(c, err) {
 		return
 	}
 	if state.MeetingID == "" ||
