@@ -327,6 +327,16 @@ const (
 	CancelOther      CancelReason = "other"
 )
 
+// Valid reports whether a caller may give the reason; empty means none given.
+// CancelByPlatform is the workflow's own.
+func (r CancelReason) Valid() bool {
+	switch r {
+	case "", CancelByPatient, CancelByProvider, CancelByClinic, CancelOther:
+		return true
+	}
+	return false
+}
+
 // CancelRequest is the CancelUpdate's payload.
 type CancelRequest struct {
 	Reason CancelReason `json:"reason"`

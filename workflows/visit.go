@@ -16,6 +16,7 @@ import (
 
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/phi"
+	"github.com/telehealth/sessions/internal/session"
 )
 
 // changeOptions run a meeting change the caller waits for (reschedule): a few quick
@@ -806,7 +807,7 @@ func (v *visit) validateReschedule(ctx workflow.Context, r RescheduleRequest) er
 		problems = append(problems, "scheduledStart is required")
 	case !r.ScheduledStart.After(now):
 		problems = append(problems, "scheduledStart must be in the future")
-	case r.ScheduledStart.After(now.Add(365 * 24 * time.Hour)):
+	case r.ScheduledStart.After(now.Add(session.DefaultMaxAhead)):
 		problems = append(problems, "scheduledStart must be within a year")
 	}
 	if r.DurationMinutes != 0 && (r.DurationMinutes < 15 || r.DurationMinutes > 120) {
@@ -906,9 +907,7 @@ func (v *visit) unmovable() []string {
 // reason.
 func (v *visit) validateCancel(_ workflow.Context, r CancelRequest) error {
 	var problems []string
-	switch r.Reason {
-	case "", CancelByPatient, CancelByProvider, CancelByClinic, CancelOther:
-	default:
+	if !r.Reason.Valid() {
 		problems = append(problems, "reason must be one of patient, provider, clinic, other")
 	}
 	switch v.state.Status {

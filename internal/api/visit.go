@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/telehealth/sessions/internal/session"
 	"github.com/telehealth/sessions/internal/visits"
 	"github.com/telehealth/sessions/workflows"
 )
@@ -87,7 +88,7 @@ func (s *Server) reschedule(c *gin.Context) {
 			problems = append(problems, "scheduled_time must be RFC 3339 with an offset")
 		case !t.After(now):
 			problems = append(problems, "scheduled_time must be in the future")
-		case t.After(now.AddDate(1, 0, 0)):
+		case t.After(now.Add(session.DefaultMaxAhead)):
 			problems = append(problems, "scheduled_time must be within a year")
 		}
 		req.ScheduledStart = t.UTC()
@@ -125,10 +126,7 @@ func (s *Server) cancel(c *gin.Context) {
 	if n := utf8.RuneCountInString(id); n == 0 || n > 100 {
 		problems = append(problems, "id must be 1-100 characters")
 	}
-	switch r := workflows.CancelReason(body.Reason); r {
-	case "", workflows.CancelByPatient, workflows.CancelByProvider, workflows.CancelByClinic,
-		workflows.CancelOther:
-	default:
+	if !workflows.CancelReason(body.Reason).Valid() {
 		problems = append(problems, "reason must be one of patient, provider, clinic, other")
 	}
 	if len(problems) > 0 {

@@ -50,6 +50,9 @@ type Booking struct {
 	TraceID         string    `json:"traceId,omitempty"`
 }
 
+// DefaultMaxAhead is how far ahead a session may be booked, or moved, by default.
+const DefaultMaxAhead = 365 * 24 * time.Hour
+
 // Limits holds what validation needs from outside: the current time and the policy.
 // Every zero field except Now means its default.
 type Limits struct {
@@ -70,7 +73,7 @@ func (l Limits) withDefaults() (Limits, error) {
 		l.PastTolerance = 5 * time.Minute
 	}
 	if l.MaxAhead == 0 {
-		l.MaxAhead = 365 * 24 * time.Hour
+		l.MaxAhead = DefaultMaxAhead
 	}
 	if checkDuration(l.DefaultDuration) != "" || l.PastTolerance < 0 || l.MaxAhead < 0 {
 		return l, errors.New("session limits: out of range")
