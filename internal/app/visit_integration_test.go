@@ -271,7 +271,7 @@ func TestRescheduleAndCancelOverHTTP(t *testing.T) {
 // a signed Zoom event over HTTP, verified, parsed and signalled to a running session,
 // for a few thousand events. It prints p50 and p99.
 //
-//	TEMPORAL_CLI=... go test -run XXX -bench WebhookToSignal -benchtime 1x ./internal/app/
+//	TEMPORAL_CLI=... go test -run '^$' -bench WebhookToSignal -benchtime 1x ./internal/app/
 func BenchmarkWebhookToSignal(b *testing.B) {
 	s := startVisitStack(b, slog.New(slog.DiscardHandler))
 	start := time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
