@@ -65,11 +65,14 @@ func TestSessionLogWritesASessionStatusOnce(t *testing.T) {
 	require.NoError(t, sink.NewSessionLog(path).Record(context.Background(), row))
 	require.NoError(t, sink.NewSessionLog(path).Record(context.Background(), row),
 		"a restarted worker's retry")
+	row.DurationMinutes = 45
+	require.NoError(t, sink.NewSessionLog(path).Record(context.Background(), row),
+		"a reschedule, still SCHEDULED")
 	row.Status = "COMPLETED"
 	require.NoError(t, sink.NewSessionLog(path).Record(context.Background(), row))
 
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, 1, strings.Count(string(b), ",SCHEDULED\n"), string(b))
+	assert.Equal(t, 2, strings.Count(string(b), ",SCHEDULED\n"), string(b))
 	assert.Equal(t, 1, strings.Count(string(b), ",COMPLETED\n"), string(b))
 }

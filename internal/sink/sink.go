@@ -70,7 +70,7 @@ func (s *SessionLog) Record(_ context.Context, r activities.LogRow) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := r.SessionID + " " + r.Status
+	key := logKey(row)
 	done, err := s.seen.has(key, func() ([]string, error) { return logKeys(s.path) })
 	if err != nil || done {
 		return closeAfter(nil, err, "session log")
@@ -249,6 +249,12 @@ func outboxKeys(path string) ([]string, error) {
 }
 
 // logKeys reads the session-and-status keys of a session log file.
+// logKey says which rows are the same record: a session in a status at a time and
+// duration. A retry writes the same key again; a reschedule, a new one.
+func logKey(row []string) string {
+	return strings.Join([]string{row[1], row[len(row)-1], row[7], row[8]}, " ")
+}
+
 func logKeys(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -271,7 +277,7 @@ func logKeys(path string) ([]string, error) {
 			return keys, nil
 		}
 		if len(row) == len(LogColumns) {
-			keys = append(keys, row[1]+" "+row[len(row)-1])
+			keys = append(keys, logKey(row))
 		}
 	}
 }
