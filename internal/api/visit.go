@@ -28,10 +28,13 @@ type Visits interface {
 	// ErrUnknownMeeting.
 	SignalVisit(ctx context.Context, e workflows.VisitEvent) error
 	// Reschedule and Cancel send the updates to the session with the given id.
-	// Cancel takes a booking id too: a booking without a session gets a cancelled one.
+	// CancelBooking cancels by booking id: a booking without a session gets a
+	// cancelled one.
 	Reschedule(ctx context.Context, sessionID string,
 		r workflows.RescheduleRequest) (workflows.State, error)
-	Cancel(ctx context.Context, id string, r workflows.CancelRequest,
+	Cancel(ctx context.Context, sessionID string, r workflows.CancelRequest,
+		policy workflows.Policy) (workflows.State, error)
+	CancelBooking(ctx context.Context, bookingID string, r workflows.CancelRequest,
 		policy workflows.Policy) (workflows.State, error)
 	// WaitingRoom lists the patients waiting for a provider, in arrival order.
 	WaitingRoom(ctx context.Context, providerID string) ([]visits.Waiting, error)
@@ -59,6 +62,7 @@ func (s *Server) visitRoutes(r *gin.Engine, authed *gin.RouterGroup) {
 	r.POST(zoomWebhookRoute, s.zoomWebhook)
 	authed.POST("/sessions/:id/reschedule", s.reschedule)
 	authed.POST("/sessions/:id/cancel", s.cancel)
+	authed.POST("/bookings/:booking_id/cancel", s.cancelBooking)
 	authed.GET("/providers/:provider/waiting-room", s.waitingRoom)
 }
 
@@ -107,9 +111,27 @@ func (s *Server) reschedule(c *gin.Context) {
 	s.changed(c, state, err)
 }
 
-// cancel is POST /sessions/:id/cancel with an optional {reason}. The id is a session
-// id, or a booking id for a booking whose session may not exist yet.
+// cancel is POST /sessions/:id/cancel with an optional {reason}.
 func (s *Server) cancel(c *gin.Context) {
+	if r, ok := s.cancelRequest(c, c.Param("id")); ok {
+		state, err := s.sessions.(Visits).Cancel(c.Request.Context(), c.Param("id"), r,
+			s.cfg.Policy)
+		s.changed(c, state, err)
+	}
+}
+
+// cancelBooking is POST /bookings/:booking_id/cancel: it cancels a booking's session,
+// even one that does not exist yet (its create, when it comes, finds it cancelled).
+func (s *Server) cancelBooking(c *gin.Context) {
+	if r, ok := s.cancelRequest(c, c.Param("booking_id")); ok {
+		state, err := s.sessions.(Visits).CancelBooking(c.Request.Context(),
+			c.Param("booking_id"), r, s.cfg.Policy)
+		s.changed(c, state, err)
+	}
+}
+
+// cancelRequest reads a cancel's optional {reason}, answering 400 with every problem.
+func (s *Server) cancelRequest(c *gin.Context, id string) (workflows.CancelRequest, bool) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
@@ -118,10 +140,9 @@ func (s *Server) cancel(c *gin.Context) {
 		err = json.Unmarshal(raw, &body)
 	}
 	if err != nil {
-		s.invalid(c, []string{"body must be a JSON object"})
-		return
+		s.invalid(c, []string{"body must be a JSON object with an optional reason"})
+		return workflows.CancelRequest{}, false
 	}
-	id := c.Param("id")
 	var problems []string
 	if n := utf8.RuneCountInString(id); n == 0 || n > 100 {
 		problems = append(problems, "id must be 1-100 characters")
@@ -131,11 +152,9 @@ func (s *Server) cancel(c *gin.Context) {
 	}
 	if len(problems) > 0 {
 		s.invalid(c, problems)
-		return
+		return workflows.CancelRequest{}, false
 	}
-	state, err := s.sessions.(Visits).Cancel(c.Request.Context(), id,
-		workflows.CancelRequest{Reason: workflows.CancelReason(body.Reason)}, s.cfg.Policy)
-	s.changed(c, state, err)
+	return workflows.CancelRequest{Reason: workflows.CancelReason(body.Reason)}, true
 }
 
 func (s *Server) changed(c *gin.Context, state workflows.State, err error) {
@@ -240,19 +259,22 @@ func (t *Temporal) Reschedule(ctx context.Context, sessionID string,
 	return t.update(ctx, id, workflows.RescheduleUpdate, r)
 }
 
-// Cancel sends the Cancel update. An id that does not look like a session id is taken
-// for a booking id and sent with update-with-start: a booking whose session does not
-// exist yet gets one that is cancelled, and its create, when it comes, finds it so. A
-// mistyped session id is a 404, never a booking of its own.
-func (t *Temporal) Cancel(ctx context.Context, id string, r workflows.CancelRequest,
-	policy workflows.Policy) (workflows.State, error) {
-	if strings.HasPrefix(id, sessionIDPrefix) {
-		wid, err := t.workflowOf(ctx, id)
-		if err != nil {
-			return workflows.State{}, err
-		}
-		return t.update(ctx, wid, workflows.CancelUpdate, r)
+// Cancel sends the Cancel update to the session with the given id; an unknown id is
+// ErrNotFound.
+func (t *Temporal) Cancel(ctx context.Context, sessionID string, r workflows.CancelRequest,
+	_ workflows.Policy) (workflows.State, error) {
+	wid, err := t.workflowOf(ctx, sessionID)
+	if err != nil {
+		return workflows.State{}, err
 	}
+	return t.update(ctx, wid, workflows.CancelUpdate, r)
+}
+
+// CancelBooking sends the Cancel update to a booking's session with update-with-start:
+// a booking whose session does not exist yet gets one that is cancelled, and its
+// create, when it comes, finds it so.
+func (t *Temporal) CancelBooking(ctx context.Context, id string, r workflows.CancelRequest,
+	policy workflows.Policy) (workflows.State, error) {
 	in := workflows.SessionInput{CancelOnly: true, Policy: policy}
 	in.Booking.BookingID = id
 	wid := workflows.WorkflowID(id)
@@ -281,9 +303,6 @@ func (t *Temporal) Cancel(ctx context.Context, id string, r workflows.CancelRequ
 	}
 	return state, changeError(err)
 }
-
-// sessionIDPrefix begins every session id; booking ids are taken not to.
-const sessionIDPrefix = "SESSION-"
 
 // workflowOf finds the workflow of a session id through the visibility store alone.
 func (t *Temporal) workflowOf(ctx context.Context, sessionID string) (string, error) {

@@ -60,6 +60,11 @@ func (f *fakeVisits) Reschedule(_ context.Context, id string,
 	return *f.change, f.changeErr
 }
 
+func (f *fakeVisits) CancelBooking(ctx context.Context, id string,
+	r workflows.CancelRequest, p workflows.Policy) (workflows.State, error) {
+	return f.Cancel(ctx, "booking:"+id, r, p)
+}
+
 func (f *fakeVisits) Cancel(_ context.Context, id string, _ workflows.CancelRequest,
 	_ workflows.Policy) (workflows.State, error) {
 	f.cancelled = append(f.cancelled, id)
@@ -390,10 +395,10 @@ func TestRescheduleAndCancelRoutes(t *testing.T) {
 	w = do(http.MethodPost, id+"/cancel", `{"reason":"bored"}`, true)
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 
-	// A booking id: the engine gets it as is, for a cancel before the session exists.
-	w = do(http.MethodPost, "/sessions/BOOK-42/cancel", ``, true)
+	// By booking id, for a cancel before the session exists.
+	w = do(http.MethodPost, "/bookings/BOOK-42/cancel", ``, true)
 	assert.Equal(t, http.StatusOK, w.Code)
-	assert.Contains(t, f.cancelled, "BOOK-42")
+	assert.Contains(t, f.cancelled, "booking:BOOK-42")
 }
 
 func TestWaitingRoomRoute(t *testing.T) {

@@ -201,7 +201,7 @@ func TestVisitThroughSignedWebhooks(t *testing.T) {
 func TestCancelBeforeTheSessionExists(t *testing.T) {
 	s := startVisitStack(t, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	booking := uniqueID("cancel")
-	resp, err := httpClient.Post(s.api.URL+"/sessions/"+booking+"/cancel",
+	resp, err := httpClient.Post(s.api.URL+"/bookings/"+booking+"/cancel",
 		"application/json", strings.NewReader(`{"reason":"patient"}`))
 	require.NoError(t, err)
 	var body map[string]any
