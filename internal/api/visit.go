@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -73,16 +74,16 @@ func (s *Server) reschedule(c *gin.Context) {
 		DurationMinutes *int    `json:"duration_minutes"`
 	}
 	var problems []string
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
-	if err == nil {
-		err = json.Unmarshal(raw, &body)
+	problem, wrong, ok := s.readBody(c, &body, false)
+	if !ok {
+		return
 	}
-	if err != nil {
-		problems = append(problems, "body must be a JSON object")
+	if problem != "" {
+		problems = append(problems, problem)
 	}
 	var req workflows.RescheduleRequest
 	switch {
-	case err != nil:
+	case problem != "" && wrong == "", wrong == "scheduled_time":
 	case body.ScheduledTime == nil:
 		problems = append(problems, "scheduled_time is required")
 	default:
@@ -97,7 +98,7 @@ func (s *Server) reschedule(c *gin.Context) {
 		}
 		req.ScheduledStart = t.UTC()
 	}
-	if body.DurationMinutes != nil {
+	if body.DurationMinutes != nil && wrong != "duration_minutes" {
 		if d := *body.DurationMinutes; d < 15 || d > 120 {
 			problems = append(problems, "duration_minutes must be from 15 to 120")
 		}
@@ -130,17 +131,44 @@ func (s *Server) cancelBooking(c *gin.Context) {
 	}
 }
 
+// readBody reads a small JSON object into v. It answers 413 itself for a body over
+// MaxBodyBytes (ok false); otherwise it returns what is wrong with the body, if
+// anything. An empty body is fine when optional.
+// A field of the wrong type is named in field, so that its other checks are skipped.
+func (s *Server) readBody(c *gin.Context, v any, optional bool) (problem, field string,
+	ok bool) {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
+	if _, big := errors.AsType[*http.MaxBytesError](err); big {
+		s.fail(c, http.StatusRequestEntityTooLarge, "Request body exceeds 64 KiB")
+		return "", "", false
+	}
+	if err != nil {
+		return "body could not be read", "", true
+	}
+	if optional && len(bytes.TrimSpace(raw)) == 0 {
+		return "", "", true
+	}
+	err = json.Unmarshal(raw, v)
+	if wrong, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && wrong.Field != "" {
+		return wrong.Field + " has the wrong type", wrong.Field, true
+	}
+	if err != nil {
+		return "body must be a JSON object", "", true
+	}
+	return "", "", true
+}
+
 // cancelRequest reads a cancel's optional {reason}, answering 400 with every problem.
 func (s *Server) cancelRequest(c *gin.Context, id string) (workflows.CancelRequest, bool) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
-	if err == nil && len(strings.TrimSpace(string(raw))) > 0 {
-		err = json.Unmarshal(raw, &body)
+	problem, _, ok := s.readBody(c, &body, true)
+	if !ok {
+		return workflows.CancelRequest{}, false
 	}
-	if err != nil {
-		s.invalid(c, []string{"body must be a JSON object with an optional reason"})
+	if problem != "" {
+		s.invalid(c, []string{problem})
 		return workflows.CancelRequest{}, false
 	}
 	var problems []string

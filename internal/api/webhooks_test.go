@@ -371,6 +371,20 @@ func TestRescheduleAndCancelRoutes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
 	assert.Len(t, body.Problems, 2, "every problem at once: %v", body.Problems)
 
+	soon := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	w = do(http.MethodPost, id+"/reschedule",
+		`{"scheduled_time":"`+soon+`","duration_minutes":"45"}`, true)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	assert.Equal(t, []string{"duration_minutes has the wrong type"}, body.Problems)
+	w = do(http.MethodPost, id+"/reschedule",
+		`{"x":"`+strings.Repeat("a", api.MaxBodyBytes)+`"}`, true)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+	w = do(http.MethodPost, id+"/cancel", `{"reason":123}`, true)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	assert.Equal(t, []string{"reason has the wrong type"}, body.Problems)
+
 	f.changeErr = &api.ChangeError{Problems: []string{"the session is ENDED"}}
 	w = do(http.MethodPost, id+"/reschedule", fmt.Sprintf(`{"scheduled_time":%q}`,
 		time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339)), true)
