@@ -86,7 +86,25 @@ func visitLifecycle(ctx workflow.Context, in SessionInput) (State, error) {
 
 	// Let waiting updates answer before the workflow closes.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	if !workflow.IsContinueAsNewError(err) {
+		v.dropLate()
+	}
 	return v.state, err
+}
+
+// dropLate records the platform events that arrived after the session closed: the
+// visit is over, and they change nothing. (A run that continues as new hands its
+// events on instead.)
+func (v *visit) dropLate() {
+	var e VisitEvent
+	for v.signals.ReceiveAsync(&e) {
+		v.logger.Info("visit event after close", "event", string(e.Type),
+			"event_key", e.Key)
+		e = VisitEvent{}
+	}
+	var n NextInQueue
+	for v.nexts.ReceiveAsync(&n) {
+	}
 }
 
 func (v *visit) setup(ctx workflow.Context) error {
