@@ -272,7 +272,9 @@ func virtualService(s workflows.State) (r4.Extension, bool) {
 		ext.Extension = append(ext.Extension, r4.Extension{Url: "channelType",
 			ValueCoding: &r4.Coding{System: str(VirtualServiceTypeSystem), Code: &code}})
 	}
-	ext.Extension = append(ext.Extension, r4.Extension{Url: "addressUrl",
+	// The cross-version slice of a choice element (address[x]) is named without its
+	// type; the type is in the value.
+	ext.Extension = append(ext.Extension, r4.Extension{Url: "address",
 		ValueUrl: str(s.MeetingURL)})
 	if s.MeetingID != "" {
 		ext.Extension = append(ext.Extension, r4.Extension{Url: "sessionKey",

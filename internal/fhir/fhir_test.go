@@ -290,7 +290,7 @@ func TestBundleOfNormalVisit(t *testing.T) {
 	for _, x := range vs.Extension {
 		sub[x.Url] = x
 	}
-	assert.Equal(t, "https://zoom.us/j/81234567890?pwd=abc", *sub["addressUrl"].ValueUrl)
+	assert.Equal(t, "https://zoom.us/j/81234567890?pwd=abc", *sub["address"].ValueUrl)
 	assert.Equal(t, fhir.VirtualServiceTypeSystem, *sub["channelType"].ValueCoding.System)
 	assert.Equal(t, "zoom", *sub["channelType"].ValueCoding.Code)
 	assert.Equal(t, "81234567890", *sub["sessionKey"].ValueString)
