@@ -79,22 +79,30 @@ func build(cfg Config, sessions Sessions, logger *slog.Logger) (*Server, *gin.En
 	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, nil, err
 	}
-	r.Use(s.logRequests, gin.CustomRecovery(s.recovered), s.deadline)
-	r.Use(s.guards()...)
+	r.Use(s.logRequests, gin.CustomRecovery(s.recovered), s.deadline, s.audit, s.allowIP)
+	// Routes on r itself skip the per-ip limit and the body cap: health probes, the Web
+	// UI's codec calls and the platform's signed events come in bursts, and the last
+	// cap their own, larger bodies.
 	r.GET("/healthz", s.health)
-	r.GET("/openapi.json", serveOpenAPI)
+
+	limited := r.Group("/", s.limitIP, s.limitBody)
+	limited.GET("/openapi.json", serveOpenAPI)
 	if cfg.Metrics != nil {
-		r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
+		limited.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
 	}
 
-	authed := r.Group("/", s.authenticate, s.limitKey)
-	authed.POST("/webhook/telehealth-session", s.createSession)
+	authed := limited.Group("/", s.authenticate, s.limitKey)
+	authed.POST(webhookRoute, s.verifySignature, s.createSession)
 	authed.GET("/sessions/:id", s.getSession)
 	s.visitRoutes(r, authed)  // visit.go
 	s.afterRoutes(authed)     // after.go
 	s.recordingRoutes(authed) // recordings.go
-	s.mountSecurity(r, authed)
-	r.NoRoute(func(c *gin.Context) { s.fail(c, http.StatusNotFound, "Not found") })
+	s.mountSecurity(r, limited, authed)
+	r.NoRoute(s.limitIP, func(c *gin.Context) {
+		if !c.IsAborted() {
+			s.fail(c, http.StatusNotFound, "Not found")
+		}
+	})
 	return s, r, nil
 }
 
