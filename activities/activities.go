@@ -69,6 +69,8 @@ type Activities struct {
 	Reminders Reminders
 	// Queue reaches the provider's waiting room (visit.go); nil: no "you are next".
 	Queue Queue
+	// EHR receives finished visits as FHIR resources (ehr.go); nil: none are sent.
+	EHR EHR
 }
 
 // LaunchLinks makes the provider's launch link: our own opaque link that mints the

@@ -160,6 +160,9 @@ type VisitPolicy struct {
 	RejoinGrace time.Duration `json:"rejoinGrace,omitempty"`
 	// HistoryLimit is the history length after which the session continues as new.
 	HistoryLimit int `json:"historyLimit,omitempty"`
+	// EHRExport sends the finished visit's Appointment and Encounter to the EHR; off,
+	// the ehr delivery is skipped.
+	EHRExport bool `json:"ehrExport,omitempty"`
 }
 
 // Visit policy defaults.
@@ -265,6 +268,8 @@ type Deliveries struct {
 	MeetingChange Delivery `json:"meetingChange"`
 	PatientChange Delivery `json:"patientChange"`
 	ProviderEmail Delivery `json:"providerEmail"`
+	// EHR is the FHIR export at the visit's end; zero on sessions started before it.
+	EHR Delivery `json:"ehr"`
 }
 
 // State is a session as the SessionQuery reports it. It carries no PHI beyond the links

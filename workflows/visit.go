@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -634,6 +635,7 @@ func (v *visit) finish(ctx workflow.Context, end time.Time) {
 		"wait_seconds", att.TotalWaitSeconds)
 	v.skipReminder()
 	v.bill(ctx, false)
+	v.exportEHR(ctx)
 	v.record(ctx)
 	// The provider is free: the next patient waiting for them is next.
 	v.promote(ctx, false)
@@ -696,6 +698,7 @@ func (v *visit) noShow(ctx workflow.Context) {
 	v.skipReminder()
 	d.FollowUp.Status = DeliverySkipped
 	v.bill(ctx, true)
+	v.exportEHR(ctx)
 	v.record(ctx)
 }
 
@@ -725,8 +728,55 @@ func (v *visit) finishCancel(ctx workflow.Context) {
 		v.notice("Telehealth session cancelled", ""))
 	v.upsert(ctx, WaitingSinceAttr.ValueUnset())
 	v.skipAll()
+	v.exportEHR(ctx)
 	v.record(ctx)
 	v.logger.Info("session cancelled", "reason", string(v.state.Cancellation.Reason))
+}
+
+// ehrChange names, in workflow.GetVersion, sending the visit to the EHR when it
+// reaches its end state (ended, no-show, cancelled).
+const ehrChange = "ehr-export"
+
+// exportEHR sends the session's Appointment and Encounter to the EHR once, from the
+// state as it is now; without an EHR configured the delivery is skipped.
+func (v *visit) exportEHR(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, ehrChange, workflow.DefaultVersion, 1) != 1 {
+		return
+	}
+	d := &v.state.Deliveries.EHR
+	if !v.pol.EHRExport {
+		d.Status = DeliverySkipped
+		return
+	}
+	visit, err := json.Marshal(ehrState(v.state))
+	if err != nil {
+		now := workflow.Now(ctx)
+		d.Status, d.Error, d.At = DeliveryFailed, "ehr: the visit does not encode", &now
+		return
+	}
+	v.deliver(ctx, "EHR export", d, recordOptions, a.SendToEHR,
+		activities.EHRRecord{SessionID: v.state.SessionID, Visit: visit})
+}
+
+// ehrState is the part of the state the FHIR resources are built from.
+func ehrState(s State) State {
+	return State{
+		SessionID:       s.SessionID,
+		Status:          s.Status,
+		ScheduledStart:  s.ScheduledStart,
+		ScheduledEnd:    s.ScheduledEnd,
+		DurationMinutes: s.DurationMinutes,
+		MeetingID:       s.MeetingID,
+		Platform:        s.Platform,
+		MeetingURL:      s.MeetingURL,
+		UpdatedAt:       s.UpdatedAt,
+		ProviderID:      s.ProviderID,
+		PatientMasked:   s.PatientMasked,
+		PatientKey:      s.PatientKey,
+		Attendance:      s.Attendance,
+		NoShow:          s.NoShow,
+		Cancellation:    s.Cancellation,
+	}
 }
 
 func (v *visit) skipReminder() {

@@ -302,6 +302,7 @@ func Vendors(acts *activities.Activities) metrics.VendorFunc {
 		"TriggerFollowUp":    vendorOf(acts.Triggers),
 		"SendReminder":       reminders,
 		"PromoteNextInQueue": vendorOf(acts.Queue),
+		"SendToEHR":          vendorOf(acts.EHR),
 	}
 	return func(activity string) string {
 		if v, ok := byActivity[activity]; ok {

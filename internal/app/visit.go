@@ -10,6 +10,7 @@ import (
 
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/fhir"
 	"github.com/telehealth/sessions/internal/video/sandbox"
 	"github.com/telehealth/sessions/internal/visits"
 	"github.com/telehealth/sessions/workflows"
@@ -23,15 +24,21 @@ func visitPolicy(cfg config.Config) workflows.VisitPolicy {
 		EndWait:      time.Duration(cfg.EndWaitMinutes) * time.Minute,
 		RejoinGrace:  time.Duration(cfg.RejoinGraceMinutes) * time.Minute,
 		HistoryLimit: cfg.HistoryLimit,
+		EHRExport:    cfg.EHREnabled(),
 	}
 }
 
 // visitActivities adds the live visit's dependencies: M08's reminder hook when it is
-// configured, and the waiting-room queue through Temporal.
+// configured, the EHR when FHIR_BASE_URL is set, and the waiting-room queue through
+// Temporal.
 func visitActivities(acts *activities.Activities, cfg config.Config, c client.Client) {
 	if cfg.ReminderWebhookURL != "" && acts.Reminders == nil {
 		acts.Reminders = &activities.ReminderWebhook{URL: cfg.ReminderWebhookURL,
 			Client: &http.Client{Timeout: 15 * time.Second}}
+	}
+	if cfg.EHREnabled() && acts.EHR == nil {
+		acts.EHR = &fhir.Client{BaseURL: cfg.FHIRBaseURL, Token: cfg.FHIRBearerToken,
+			HTTP: &http.Client{Timeout: cfg.FHIRTimeout}}
 	}
 	if acts.Queue == nil && c != nil {
 		acts.Queue = &visits.Directory{Client: c}

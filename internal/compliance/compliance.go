@@ -79,6 +79,9 @@ func uses(cfg config.Config) (vendors []Use, local []string) {
 	if cfg.FollowUpWebhookURL != "" {
 		phi("followup", "follow-up trigger")
 	}
+	if cfg.EHREnabled() {
+		phi("ehr", "FHIR Appointment and Encounter")
+	}
 	return vendors, local
 }
 

@@ -66,6 +66,7 @@ type Config struct {
 	Retention     // retention.go: how long recordings are kept
 	Observability // observability.go: metrics and profiles
 	TemporalTLS   // temporal.go: TLS and client certificates to a Temporal cluster
+	EHR           // ehr.go: the FHIR server that receives finished visits
 }
 
 // Load reads the process environment.
@@ -99,6 +100,7 @@ func (c Config) validate() error {
 	errs = append(errs, c.Retention.problems()...)
 	errs = append(errs, c.Observability.problems()...)
 	errs = append(errs, c.TemporalTLS.problems()...)
+	errs = append(errs, c.EHR.problems()...)
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT must be from 1 to 65535")
 	}
@@ -194,6 +196,7 @@ func (c Config) LogValue() slog.Value {
 	attrs = append(attrs, c.Retention.attrs()...)
 	attrs = append(attrs, c.Observability.attrs()...)
 	attrs = append(attrs, c.TemporalTLS.attrs()...)
+	attrs = append(attrs, c.EHR.attrs()...)
 	return slog.GroupValue(attrs...)
 }
 

@@ -158,7 +158,7 @@ func (s Security) payloadProblems() []error {
 // KnownVendors are the vendors BAA_VENDORS may name.
 var KnownVendors = []string{
 	"zoom", "doxy", "google", "sendgrid", "twilio", "slack", "teams", "billing",
-	"followup",
+	"followup", "ehr",
 }
 
 // HasBAA reports whether BAA_VENDORS names vendor.
