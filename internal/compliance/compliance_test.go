@@ -77,3 +77,18 @@ func TestDefaultPostureIsLocal(t *testing.T) {
 	assert.Empty(t, p.Vendors)
 	assert.Contains(t, p.Local, "video sandbox")
 }
+
+func TestHIPAAModeNeedsABAAForTheEHR(t *testing.T) {
+	cfg := hipaa(t, "zoom")
+	cfg.FHIRBaseURL, cfg.FHIRBearerToken = "https://ehr.example/fhir", "tok"
+	_, err := compliance.Resolve(cfg)
+	assert.ErrorContains(t, err, "ehr receives PHI")
+
+	cfg = hipaa(t, "zoom,ehr")
+	cfg.FHIRBaseURL, cfg.FHIRBearerToken = "https://ehr.example/fhir", "tok"
+	p, err := compliance.Resolve(cfg)
+	require.NoError(t, err)
+	require.Len(t, p.Vendors, 2)
+	assert.Equal(t, "ehr", p.Vendors[1].Vendor)
+	assert.True(t, p.Vendors[1].BAA)
+}

@@ -1,11 +1,8 @@
 // Package fhir renders a session as FHIR R4 resources: the Appointment (the booking
 // and how it turned out) and the Encounter (what happened in the visit), in a Bundle.
 // It uses the samply R4 model types, and puts no PHI in them beyond the patient's
-// masked name and the patient's join link.
-//
-// TODO(#6): with FHIR_BASE_URL (and a bearer token) set, an activity PUTs both
-// resources to the EHR as a conditional update on the session identifier
-// (Appointment?identifier=...), retried and classified like the other vendors.
+// masked name and the patient's join link. Its Client writes both to an EHR as
+// conditional updates on the session identifier (client.go).
 package fhir
 
 import (
