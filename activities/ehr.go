@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/telehealth/sessions/internal/integrations/vendor"
 )
 
 // EHR receives a finished visit as FHIR resources (internal/fhir's Client).
@@ -21,11 +23,13 @@ type EHRRecord struct {
 	Visit     json.RawMessage `json:"visit"`
 }
 
-// SendToEHR writes the visit to the EHR. With no EHR configured it does nothing (the
-// workflow does not call it then).
+// SendToEHR writes the visit to the EHR. The workflow calls it only when the session's
+// policy says an EHR is configured; a worker without one fails it for good rather
+// than report a delivery that did not happen.
 func (a *Activities) SendToEHR(ctx context.Context, r EHRRecord) error {
 	if a.EHR == nil {
-		return nil
+		return classify(vendor.Permanent("ehr", "export",
+			"FHIR_BASE_URL is not set on this worker"))
 	}
 	return classify(a.EHR.Export(ctx, r))
 }

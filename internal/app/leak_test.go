@@ -148,6 +148,8 @@ func TestLeakScan(t *testing.T) {
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.Len(c, v.billing.Posts(), 1)
 		assert.Len(c, v.followUp.Posts(), 1)
+		assert.Len(c, v.ehr.Resources("Appointment"), 1)
+		assert.Len(c, v.ehr.Resources("Encounter"), 1)
 	}, 30*time.Second, 200*time.Millisecond)
 
 	// A session whose platform refuses: failure messages reach history and staff.
@@ -210,6 +212,7 @@ func TestLeakScan(t *testing.T) {
 	// GET /compliance); their bodies are checked in TestFullLifecycleWithEveryVendor.
 	for name, reqs := range map[string][]vendortest.Request{
 		"google": v.google.Requests(), "slack": v.slack.Requests(),
+		"ehr": v.ehr.Requests(),
 	} {
 		for i, r := range reqs {
 			where := fmt.Sprintf("%s request %d", name, i+1)

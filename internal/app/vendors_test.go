@@ -21,6 +21,7 @@ import (
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/app"
 	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/fhir"
 	"github.com/telehealth/sessions/internal/integrations/vendortest"
 	"github.com/telehealth/sessions/internal/session"
 	"github.com/telehealth/sessions/internal/video/sandbox"
@@ -32,6 +33,7 @@ const (
 	sgKey      = "SG.integration-key"
 	twilioSID  = "AC0123456789abcdef0123456789abcdef"
 	twilioAuth = "0123456789abcdef0123456789abcdef"
+	ehrToken   = "ehr-integration-token"
 )
 
 var (
@@ -47,6 +49,7 @@ type vendors struct {
 	slack    *vendortest.Webhook
 	billing  *vendortest.Webhook
 	followUp *vendortest.Webhook
+	ehr      *vendortest.FHIR
 }
 
 // startVendors starts the local vendors and returns the variables that point the
@@ -59,6 +62,7 @@ func startVendors(t *testing.T) (*vendors, map[string]string) {
 		slack:    vendortest.NewSlack(t),
 		billing:  vendortest.NewBilling(t, triggerKey, []byte(triggerSecret)),
 		followUp: vendortest.NewFollowUp(t, triggerKey, []byte(triggerSecret)),
+		ehr:      vendortest.NewFHIR(t, ehrToken),
 	}
 	return v, map[string]string{
 		"GOOGLE_APPLICATION_CREDENTIALS": v.google.CredentialsFile(t),
@@ -80,6 +84,8 @@ func startVendors(t *testing.T) (*vendors, map[string]string) {
 		"CLINIC_NAME":                    "Hillside Clinic",
 		"CLINIC_PHONE":                   "+1-555-0100",
 		"VENDOR_TIMEOUT":                 "2s",
+		"FHIR_BASE_URL":                  v.ehr.URL() + "/fhir/R4",
+		"FHIR_BEARER_TOKEN":              ehrToken,
 	}
 }
 
@@ -248,7 +254,8 @@ func TestFullLifecycleWithEveryVendor(t *testing.T) {
 		},
 		ClientIP: "203.0.113.9",
 		Policy: workflows.Policy{BufferMinutes: 5, FollowUpDelay: 24 * time.Hour,
-			SessionFeeCents: 7500, PastTolerance: 5 * time.Minute},
+			SessionFeeCents: 7500, PastTolerance: 5 * time.Minute,
+			Visit: app.APIConfig(cfg).Policy.Visit}, // the EHR export is on
 	})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
@@ -299,6 +306,17 @@ func TestFullLifecycleWithEveryVendor(t *testing.T) {
 	assert.Equal(t, 7500.0, bill["amount"])
 	assert.Equal(t, "sarah.johnson@example.com", bill["customer_email"])
 	require.Len(t, v.followUp.Posts(), 1, "one follow-up trigger")
+
+	// The EHR holds one Appointment and one Encounter, PUT on the session identifier.
+	ident := fhir.SessionIDSystem + "|" + state.SessionID
+	require.Len(t, v.ehr.Resources("Appointment"), 1)
+	require.Len(t, v.ehr.Resources("Encounter"), 1)
+	assert.Equal(t, "fulfilled", v.ehr.Resources("Appointment")[ident]["status"])
+	assert.Equal(t, "finished", v.ehr.Resources("Encounter")[ident]["status"])
+	for _, r := range v.ehr.Requests() {
+		assert.Equal(t, "Bearer "+ehrToken, r.Header.Get("Authorization"))
+		assert.NotContains(t, string(r.Body), "Sarah Johnson")
+	}
 
 	end := scheduled.Add(30 * time.Minute)
 	assert.False(t, spy.at["billing"].Before(end), "billing after the end")

@@ -189,3 +189,13 @@ func TestExportEndStates(t *testing.T) {
 		assert.Equal(t, r4.EncounterStatusCancelled, enc.Status)
 	}
 }
+
+// TestSendToEHRWithoutClient: a worker without an EHR fails the delivery for good
+// instead of calling it sent.
+func TestSendToEHRWithoutClient(t *testing.T) {
+	err := (&activities.Activities{}).SendToEHR(context.Background(), record(t, normal()))
+	appErr, ok := errors.AsType[*temporal.ApplicationError](err)
+	require.True(t, ok, "got %v", err)
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Error(), "FHIR_BASE_URL")
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // FHIR is a local FHIR R4 server that takes conditional updates
-// (PUT [base]/{type}?identifier=system|value): it checks the bearer token, the
+// (PUT [base]/{type}?identifier=system|value, any base path): it checks the bearer token, the
 // content type, the resource's type and that the resource carries the identifier it
 // is keyed on; creates the resource (201, with a Location) the first time and updates
 // it (200) after. Its errors are OperationOutcomes.
@@ -89,8 +89,9 @@ func (f *FHIR) put(r *http.Request) (int, any, string) {
 	if r.Header.Get("Authorization") != "Bearer "+f.token {
 		return http.StatusUnauthorized, OperationOutcome("login", "bad token"), ""
 	}
-	resourceType := strings.TrimPrefix(r.URL.Path, "/")
-	if r.Method != http.MethodPut || strings.Contains(resourceType, "/") ||
+	// The base may have a path of its own (/fhir/R4); the type is the last segment.
+	resourceType := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	if r.Method != http.MethodPut ||
 		(resourceType != "Appointment" && resourceType != "Encounter") {
 		return http.StatusMethodNotAllowed,
 			OperationOutcome("not-supported", "PUT Appointment or Encounter only"), ""
