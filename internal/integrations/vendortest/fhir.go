@@ -12,10 +12,10 @@ import (
 )
 
 // FHIR is a local FHIR R4 server that takes conditional updates
-// (PUT [base]/{type}?identifier=system|value, any base path): it checks the bearer token, the
-// content type, the resource's type and that the resource carries the identifier it
-// is keyed on; creates the resource (201, with a Location) the first time and updates
-// it (200) after. Its errors are OperationOutcomes.
+// (PUT [base]/{type}?identifier=system|value, any base path): it checks the bearer
+// token, the content type, the resource's type and that the resource carries the
+// identifier it is keyed on; creates the resource (201, with a Location) the first
+// time and updates it (200) after. Its errors are OperationOutcomes.
 type FHIR struct {
 	base
 	token string
