@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/url"
 	"time"
+
+	"github.com/telehealth/sessions/internal/phi"
 )
 
 // EHR is where a finished visit's FHIR Appointment and Encounter go: an R4 server
@@ -44,7 +46,7 @@ func (e EHR) problems() []error {
 
 func (e EHR) attrs() []slog.Attr {
 	return []slog.Attr{
-		slog.String("fhir_base_url", e.FHIRBaseURL),
+		slog.String("fhir_base_url", phi.RedactURL(e.FHIRBaseURL)), // no user info
 		slog.String("fhir_bearer_token", secret(e.FHIRBearerToken)),
 		slog.Duration("fhir_timeout", e.FHIRTimeout),
 	}

@@ -20,6 +20,12 @@ func TestEHROffByDefault(t *testing.T) {
 	assert.True(t, cfg.EHREnabled())
 	assert.Contains(t, cfg.LogValue().String(), "ehr.example")
 	assert.NotContains(t, cfg.LogValue().String(), "t0k3n")
+
+	cfg, err = config.FromMap(map[string]string{
+		"FHIR_BASE_URL":     "https://svc:pa55word@ehr.example/fhir/R4",
+		"FHIR_BEARER_TOKEN": "t0k3n"})
+	require.NoError(t, err)
+	assert.NotContains(t, cfg.LogValue().String(), "pa55word", "user info never logged")
 }
 
 func TestEHRHalfConfiguredNamesTheVariable(t *testing.T) {
