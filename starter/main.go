@@ -70,9 +70,14 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer closeGuard()
-	sessions := &api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue}
+	sessions := &api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue,
+		DataConverter: rt.Codec.DataConverter()}
 	if err := rt.Metrics.Register(metrics.NewSessionsByStatus(sessions.CountByStatus,
 		statuses, 15*time.Second)); err != nil {
+		return err
+	}
+	if err := rt.Metrics.Register(metrics.NewAnalytics(sessions.Analytics,
+		metrics.DefaultAnalyticsWindow, metrics.DefaultAnalyticsTTL)); err != nil {
 		return err
 	}
 	apiCfg := app.APIConfig(cfg)

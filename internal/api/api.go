@@ -31,7 +31,9 @@ const traceIDKey = "trace_id"
 
 // Config is what the API needs of the service's configuration.
 type Config struct {
-	APIKeys         []string // empty: no authentication
+	APIKeys []string // empty: no authentication
+	// PHIKeys are the APIKeys allowed to see PHI (the unmasked attendance export).
+	PHIKeys         []string
 	TrustedProxies  []string
 	CreateWait      time.Duration
 	DefaultDuration int
@@ -55,6 +57,7 @@ type Server struct {
 	sessions Sessions
 	logger   *slog.Logger
 	keys     [][sha256.Size]byte
+	phiKeys  map[string]bool // key ids; export.go
 	replays  replayGuard
 }
 
@@ -69,7 +72,8 @@ func New(cfg Config, sessions Sessions, logger *slog.Logger) (http.Handler, erro
 
 // build returns the server and its router, every route registered.
 func build(cfg Config, sessions Sessions, logger *slog.Logger) (*Server, *gin.Engine, error) {
-	s := &Server{cfg: cfg, sessions: sessions, logger: logger}
+	s := &Server{cfg: cfg, sessions: sessions, logger: logger,
+		phiKeys: phiKeyIDs(cfg.PHIKeys)}
 	for _, k := range cfg.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(strings.TrimSpace(k))))
 	}
@@ -97,6 +101,7 @@ func build(cfg Config, sessions Sessions, logger *slog.Logger) (*Server, *gin.En
 	s.visitRoutes(r, authed)  // visit.go
 	s.afterRoutes(authed)     // after.go
 	s.recordingRoutes(authed) // recordings.go
+	s.reportRoutes(authed)    // export.go
 	s.mountSecurity(r, limited, authed)
 	r.NoRoute(s.limitIP, func(c *gin.Context) {
 		if !c.IsAborted() {

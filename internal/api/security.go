@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -332,7 +333,7 @@ func (s *Server) audit(c *gin.Context) {
 		Actor:     actor,
 		ClientIP:  c.ClientIP(),
 		SessionID: sessionID,
-		Action:    actionOf(c.Request.Method, route),
+		Action:    cmp.Or(c.GetString(auditActionKey), actionOf(c.Request.Method, route)),
 		Outcome:   strconv.Itoa(c.Writer.Status()),
 	})
 	if err != nil {

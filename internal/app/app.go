@@ -70,12 +70,13 @@ func PublicBaseURL(cfg config.Config) string {
 
 // APIConfig is the API's share of the configuration, without its guard (see Guard).
 func APIConfig(cfg config.Config) api.Config {
-	var keys []string
+	var keys, phiKeys []string
 	if cfg.APIKeyEnabled {
-		keys = cfg.APIKeys
+		keys, phiKeys = cfg.APIKeys, cfg.PHIKeys
 	}
 	return api.Config{
 		APIKeys:         keys,
+		PHIKeys:         phiKeys,
 		TrustedProxies:  cfg.TrustedProxies,
 		CreateWait:      cfg.CreateWait,
 		DefaultDuration: cfg.DefaultDuration,

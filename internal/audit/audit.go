@@ -23,13 +23,15 @@ import (
 
 // Actions recorded.
 const (
-	ActionCreate  = "create"
-	ActionView    = "view"
-	ActionLaunch  = "launch"
-	ActionSignal  = "signal"
-	ActionUpdate  = "update"
-	ActionExport  = "export"
-	ActionWebhook = "webhook received"
+	ActionCreate = "create"
+	ActionView   = "view"
+	ActionLaunch = "launch"
+	ActionSignal = "signal"
+	ActionUpdate = "update"
+	ActionExport = "export"
+	// ActionExportPHI is an export that carried PHI (the unmasked attendance CSV).
+	ActionExportPHI = "export phi"
+	ActionWebhook   = "webhook received"
 )
 
 // Entry is one audit record. Seq, PrevHash and Hash are set by Append.

@@ -16,8 +16,11 @@ import (
 // Security is API access, payload encryption, host launch links, the audit log and the
 // HIPAA posture.
 type Security struct {
-	APIKeyEnabled  bool     `env:"API_KEY_ENABLED" envDefault:"false"`
-	APIKeys        []string `env:"API_KEY" envSeparator:","`
+	APIKeyEnabled bool     `env:"API_KEY_ENABLED" envDefault:"false"`
+	APIKeys       []string `env:"API_KEY" envSeparator:","`
+	// PHIKeys are the API_KEY entries allowed to see PHI (the unmasked attendance
+	// export); each must also be in API_KEY.
+	PHIKeys        []string `env:"API_KEYS_PHI" envSeparator:","`
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
 
 	// Payload encryption: id:base64-key entries; empty, a local key under DATA_DIR.
@@ -71,6 +74,7 @@ func (s Security) problems() []error {
 		errs = append(errs,
 			problem("API_KEY is set but API_KEY_ENABLED is not true: set both, or neither"))
 	}
+	errs = append(errs, s.phiKeyProblems()...)
 	errs = append(errs, s.payloadProblems()...)
 	for _, o := range s.AllowedOrigins {
 		if o != "*" && !isOrigin(o) {
@@ -130,6 +134,27 @@ func (s Security) problems() []error {
 		if s.PayloadKeys == "" {
 			errs = append(errs, problem("HIPAA_MODE requires PAYLOAD_KEYS "+
 				"(keys in custody, not the generated local key)"))
+		}
+	}
+	return errs
+}
+
+// phiKeyProblems checks API_KEYS_PHI: only with keys on, and each entry one of
+// API_KEY's. The problems name entries by position, never by value.
+func (s Security) phiKeyProblems() []error {
+	if len(s.PHIKeys) == 0 {
+		return nil
+	}
+	if !s.APIKeyEnabled {
+		return []error{problem("API_KEYS_PHI requires API_KEY_ENABLED")}
+	}
+	var errs []error
+	for i, k := range s.PHIKeys {
+		k = strings.TrimSpace(k)
+		if !slices.ContainsFunc(s.APIKeys, func(a string) bool {
+			return strings.TrimSpace(a) == k
+		}) {
+			errs = append(errs, problem("API_KEYS_PHI entry %d is not one of API_KEY", i+1))
 		}
 	}
 	return errs
@@ -215,6 +240,7 @@ func (s Security) attrs() []slog.Attr {
 	return []slog.Attr{
 		slog.Bool("api_key_enabled", s.APIKeyEnabled),
 		slog.Int("api_keys", len(s.APIKeys)),
+		slog.Int("api_keys_phi", len(s.PHIKeys)),
 		slog.String("payload_keys", secret(s.PayloadKeys)),
 		slog.String("payload_key_id", s.PayloadKeyID),
 		slog.Any("allowed_origins", s.AllowedOrigins),
