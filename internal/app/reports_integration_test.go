@@ -1,0 +1,312 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telehealth/sessions/internal/analytics"
+	"github.com/telehealth/sessions/internal/api"
+	"github.com/telehealth/sessions/internal/app"
+	"github.com/telehealth/sessions/internal/audit"
+	"github.com/telehealth/sessions/internal/config"
+	"github.com/telehealth/sessions/internal/metrics"
+	"github.com/telehealth/sessions/internal/video/sandbox"
+)
+
+const (
+	plainAPIKey = "plain-0123456789abcdef0123456789abcdef"
+	phiAPIKey   = "phi-00123456789abcdef0123456789abcdef"
+)
+
+// reportStack is the visit stack with API keys (one of them allowed to see PHI), the
+// audit log, the metrics with the analytics gauges, and the codec's converter for the
+// PHI export.
+type reportStack struct {
+	api     *httptest.Server
+	sandbox *sandbox.Server
+	audit   *audit.Log
+}
+
+func startReportStack(t *testing.T, logger *slog.Logger) *reportStack {
+	t.Helper()
+	apiSrv := httptest.NewUnstartedServer(nil)
+	sb, err := sandbox.New(sandbox.Options{
+		AccountID: "acct", ClientID: "client", ClientSecret: "secret",
+		WebhookURL:    "http://" + apiSrv.Listener.Addr().String() + "/webhooks/zoom",
+		WebhookSecret: hookSecret,
+	})
+	require.NoError(t, err)
+	platform := httptest.NewServer(sb)
+	t.Cleanup(platform.Close)
+
+	cfg, err := config.FromMap(map[string]string{
+		"DATA_DIR":                  t.TempDir(),
+		"TASK_QUEUE":                uniqueID("queue"),
+		"VIDEO_PLATFORM":            "zoom",
+		"VIDEO_PLATFORM_API_URL":    platform.URL + "/v2",
+		"ZOOM_OAUTH_URL":            platform.URL + "/oauth/token",
+		"ZOOM_ACCOUNT_ID":           "acct",
+		"ZOOM_CLIENT_ID":            "client",
+		"ZOOM_CLIENT_SECRET":        "secret",
+		"ZOOM_USER_ID":              "dr@clinic.example",
+		"VIDEO_PLATFORM_TIMEOUT":    "2s",
+		"FOLLOW_UP_DELAY":           "1s",
+		"ZOOM_WEBHOOK_SECRET_TOKEN": hookSecret,
+		"API_KEY_ENABLED":           "true",
+		"API_KEY":                   plainAPIKey + "," + phiAPIKey,
+		"API_KEYS_PHI":              phiAPIKey,
+		"PAYLOAD_KEYS":              testKeys,
+		"RATE_LIMIT_PER_SECOND":     "0",
+	})
+	require.NoError(t, err)
+
+	acts, stop, err := app.NewActivities(t.Context(), cfg, logger)
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	w := app.NewWorker(temporalClient, cfg.TaskQueue, acts)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	apiCfg := app.APIConfig(cfg)
+	apiCfg.Policy.Visit.RejoinGrace = 2 * time.Second
+	guard, release, err := app.Guard(t.Context(), cfg, logger, testCodec)
+	require.NoError(t, err)
+	t.Cleanup(release)
+	apiCfg.Guard = guard
+	m, err := metrics.New()
+	require.NoError(t, err)
+	apiCfg.Metrics = m
+	sessions := &api.Temporal{Client: temporalClient, TaskQueue: cfg.TaskQueue,
+		DataConverter: testCodec.DataConverter()}
+	require.NoError(t, m.Register(metrics.NewAnalytics(sessions.Analytics,
+		metrics.DefaultAnalyticsWindow, metrics.DefaultAnalyticsTTL)))
+	h, err := api.New(apiCfg, sessions, logger)
+	require.NoError(t, err)
+	apiSrv.Config.Handler = h
+	apiSrv.Start()
+	t.Cleanup(apiSrv.Close)
+	return &reportStack{api: apiSrv, sandbox: sb, audit: guard.Audit}
+}
+
+// call sends a request with an API key and returns the status and the body.
+func (s *reportStack) call(t *testing.T, method, path, key, body string) (int, string,
+	http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.api.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("X-Api-Key", key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (s *reportStack) data(t *testing.T, method, path, body string) map[string]any {
+	t.Helper()
+	code, out, _ := s.call(t, method, path, plainAPIKey, body)
+	require.Equal(t, http.StatusOK, code, out)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &m))
+	return m["data"].(map[string]any)
+}
+
+// TestAttendanceExportAndAnalytics books three sessions in an hour of their own far
+// ahead (other tests' sessions stay out of its range), plays one visit through the
+// sandbox's signed webhooks, abandons another in the waiting room, cancels the third,
+// and reads them back through the CSV export (masked, then with PHI), the analytics
+// and the metrics, on the dev server.
+func TestAttendanceExportAndAnalytics(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(&logs, testWriter{t}), nil))
+	s := startReportStack(t, logger)
+	ctx := context.Background()
+
+	base := time.Now().UTC().Add(250 * 24 * time.Hour).Truncate(time.Hour).
+		Add(time.Duration(time.Now().UnixNano()%50) * time.Minute)
+	book := func(i int, provider string) (sessionID, meetingID string) {
+		code, out, _ := s.call(t, http.MethodPost, "/webhook/telehealth-session",
+			plainAPIKey, fmt.Sprintf(`{"booking_id":%q,
+			"patient_email":"sarah.johnson@example.com","patient_name":"Sarah Johnson",
+			"provider_email":%q,"scheduled_time":%q,"duration_minutes":30}`,
+				uniqueID("report"), provider,
+				base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339)))
+		require.Equal(t, http.StatusOK, code, out)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(out), &m))
+		sessionID = m["data"].(map[string]any)["session_id"].(string)
+		var state map[string]any
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			code, out, _ := s.call(t, http.MethodGet, "/sessions/"+sessionID, plainAPIKey, "")
+			require.Equal(c, http.StatusOK, code, out)
+			require.NoError(c, json.Unmarshal([]byte(out), &m))
+			state = m["data"].(map[string]any)
+		}, 10*time.Second, 100*time.Millisecond)
+		return sessionID, state["meeting_id"].(string)
+	}
+	visited, visitMeeting := book(0, "dr.smith@clinic.example")
+	abandoned, abandonMeeting := book(1, "dr.smith@clinic.example")
+	cancelled, _ := book(2, "dr.jones@clinic.example")
+
+	provider := &sandbox.Person{UserName: "Dr Smith", Email: "dr.smith@clinic.example"}
+	patient := &sandbox.Person{UserName: "Sarah Johnson", Email: "sarah.johnson@example.com"}
+	require.NoError(t, s.sandbox.Start(ctx, visitMeeting, provider))
+	require.NoError(t, s.sandbox.Wait(ctx, visitMeeting, patient))
+	require.NoError(t, s.sandbox.Admit(ctx, visitMeeting, patient))
+	time.Sleep(1100 * time.Millisecond)
+	require.NoError(t, s.sandbox.Leave(ctx, visitMeeting, patient))
+	require.NoError(t, s.sandbox.End(ctx, visitMeeting))
+
+	// The patient waits; the meeting ends before they are admitted.
+	provider2 := &sandbox.Person{UserName: "Dr Smith", Email: "dr.smith@clinic.example"}
+	patient2 := &sandbox.Person{UserName: "Sarah Johnson", Email: "sarah.johnson@example.com"}
+	require.NoError(t, s.sandbox.Start(ctx, abandonMeeting, provider2))
+	require.NoError(t, s.sandbox.Wait(ctx, abandonMeeting, patient2))
+	time.Sleep(1100 * time.Millisecond)
+	require.NoError(t, s.sandbox.End(ctx, abandonMeeting))
+
+	s.data(t, http.MethodPost, "/sessions/"+cancelled+"/cancel", `{"reason":"patient"}`)
+
+	for _, id := range []string{visited, abandoned} {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			code, out, _ := s.call(t, http.MethodGet, "/sessions/"+id, plainAPIKey, "")
+			require.Equal(c, http.StatusOK, code)
+			assert.Contains(c, out, `"status":"COMPLETED"`)
+		}, 30*time.Second, 250*time.Millisecond)
+	}
+
+	rangeQuery := "from=" + base.Format(time.RFC3339) + "&to=" +
+		base.Add(time.Hour).Format(time.RFC3339)
+
+	// Masked: no name, no email; the audit says so.
+	var masked []map[string]string
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, out, h := s.call(t, http.MethodGet, "/attendance.csv?"+rangeQuery,
+			plainAPIKey, "")
+		require.Equal(c, http.StatusOK, code, out)
+		assert.Equal(c, "false", h.Get("X-PHI-Included"))
+		for _, phi := range []string{"Sarah", "Johnson", "sarah.johnson"} {
+			assert.NotContains(c, out, phi)
+		}
+		masked = csvRows(c, out)
+		assert.Len(c, masked, 3)
+	}, 10*time.Second, 250*time.Millisecond)
+	byID := map[string]map[string]string{}
+	for _, r := range masked {
+		byID[r["session_id"]] = r
+		assert.Equal(t, "S*** J***", r["patient"])
+		assert.Empty(t, r["patient_email"])
+	}
+	v := byID[visited]
+	require.NotNil(t, v)
+	assert.Equal(t, "COMPLETED", v["status"])
+	assert.Equal(t, "1", v["patient_intervals"])
+	assert.Equal(t, "1", v["provider_intervals"])
+	assert.NotEmpty(t, v["actual_start"])
+	assert.NotEmpty(t, v["actual_end"])
+	assert.Equal(t, "1", v["billable_minutes"])
+	assert.Equal(t, "false", v["waiting_room_abandoned"])
+	a := byID[abandoned]
+	require.NotNil(t, a)
+	assert.Equal(t, "true", a["waiting_room_abandoned"])
+	assert.Equal(t, "0", a["patient_intervals"])
+	assert.Equal(t, "1", a["waiting_room_stays"])
+	c := byID[cancelled]
+	require.NotNil(t, c)
+	assert.Equal(t, "CANCELLED", c["status"])
+	assert.Equal(t, "patient", c["cancel_reason"])
+
+	// With the PHI key: the patient's own name and email, read from the sealed input.
+	code, out, h := s.call(t, http.MethodGet, "/attendance.csv?"+rangeQuery, phiAPIKey, "")
+	require.Equal(t, http.StatusOK, code, out)
+	assert.Equal(t, "true", h.Get("X-PHI-Included"))
+	full := csvRows(t, out)
+	require.Len(t, full, 3)
+	for _, r := range full {
+		assert.Equal(t, "Sarah Johnson", r["patient"])
+		assert.Equal(t, "sarah.johnson@example.com", r["patient_email"])
+	}
+
+	// Analytics over the same hour.
+	code, out, _ = s.call(t, http.MethodGet, "/analytics?"+rangeQuery+"&bucket=day",
+		plainAPIKey, "")
+	require.Equal(t, http.StatusOK, code, out)
+	for _, phi := range []string{"Sarah", "sarah.johnson", "S*** J***"} {
+		assert.NotContains(t, out, phi)
+	}
+	var body struct {
+		Data analytics.Report `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &body))
+	rep := body.Data
+	t.Logf("analytics: %s", out)
+	assert.Equal(t, 3, rep.Sessions)
+	assert.Equal(t, map[string]int{"COMPLETED": 2, "CANCELLED": 1}, rep.ByStatus)
+	assert.Equal(t, 2, rep.Duration.Sessions)
+	assert.NotNil(t, rep.Duration.AverageSeconds)
+	assert.Equal(t, 2, rep.NoShow.Concluded)
+	assert.Equal(t, 1, rep.NoShow.Abandoned)
+	require.NotNil(t, rep.NoShow.Rate)
+	assert.InDelta(t, 0.5, *rep.NoShow.Rate, 1e-9)
+	require.Len(t, rep.Providers, 1, "the cancelled session's provider booked nothing")
+	assert.Equal(t, 60, rep.Providers[0].BookedMinutes)
+	assert.Regexp(t, `^prov-[0-9a-f]{20}$`, rep.Providers[0].ProviderID)
+	assert.Equal(t, 3, rep.Encryption.Meetings)
+	require.NotNil(t, rep.Encryption.Rate)
+	assert.InDelta(t, 1.0, *rep.Encryption.Rate, 1e-9, "the sandbox confirms both")
+	assert.Equal(t, 2, rep.Recording.Held)
+
+	// The gauges come from the same source, over the last 30 days.
+	code, out, _ = s.call(t, http.MethodGet, "/metrics", plainAPIKey, "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, out, "telehealth_analytics_refresh_failed 0")
+	assert.Contains(t, out, `telehealth_analytics_sessions{status="COMPLETED"}`)
+
+	// Both exports are audited, with the actor and whether PHI was in them, and
+	// nothing of the patient.
+	var actions []string
+	var record bytes.Buffer
+	require.NoError(t, s.audit.Each(t.Context(), func(e audit.Entry) error {
+		if e.Action == audit.ActionExport || e.Action == audit.ActionExportPHI {
+			actions = append(actions, e.Action+" "+e.Outcome)
+			assert.Regexp(t, `^key-[0-9a-f]{16}$`, e.Actor)
+		}
+		return json.NewEncoder(&record).Encode(e)
+	}))
+	assert.Contains(t, actions, "export 200")
+	assert.Contains(t, actions, "export phi 200")
+	for _, phi := range []string{"Sarah", "Johnson", "sarah.johnson"} {
+		assert.NotContains(t, record.String(), phi, "the audit log")
+		assert.NotContains(t, logs.String(), phi, "the logs")
+	}
+}
+
+func csvRows(t require.TestingT, body string) []map[string]string {
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	var out []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, col := range recs[0] {
+			m[col] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
+}
