@@ -60,23 +60,12 @@ func (s *Source) Sessions(ctx context.Context, r Range, limit int) ([]Session, e
 		return nil, err
 	}
 	out := make([]Session, len(runs))
-	errs := make([]error, len(runs))
-	sem := make(chan struct{}, cmp.Or(s.Concurrency, DefaultConcurrency))
-	var wg sync.WaitGroup
-	for i, run := range runs {
-		if sess, ok := s.cached(run.runID); ok {
-			out[i] = sess
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i], errs[i] = s.session(ctx, run)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = s.each(len(runs), func(i int) error {
+		var err error
+		out[i], err = s.session(ctx, runs[i])
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(out, func(a, b Session) int {
@@ -88,10 +77,40 @@ func (s *Source) Sessions(ctx context.Context, r Range, limit int) ([]Session, e
 	return out, nil
 }
 
+// Contacts reads the patients of sessions (see Contact), Concurrency at a time.
+func (s *Source) Contacts(ctx context.Context, sessions []Session) ([]Contact, error) {
+	out := make([]Contact, len(sessions))
+	err := s.each(len(sessions), func(i int) error {
+		var err error
+		out[i], err = s.Contact(ctx, sessions[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// each runs f for 0..n-1, Concurrency at a time, and joins their errors.
+func (s *Source) each(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, cmp.Or(s.Concurrency, DefaultConcurrency))
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = f(i)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // run is one execution found in the visibility store.
 type run struct {
 	workflowID, runID string
-	closed            bool
+	status            enumspb.WorkflowExecutionStatus
 }
 
 // list finds the runs whose ScheduledStart is in r, at most limit.
@@ -112,8 +131,7 @@ func (s *Source) list(ctx context.Context, r Range, limit int) ([]run, error) {
 			out = append(out, run{
 				workflowID: e.GetExecution().GetWorkflowId(),
 				runID:      e.GetExecution().GetRunId(),
-				closed: e.GetStatus() !=
-					enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
+				status:     e.GetStatus(),
 			})
 		}
 		if len(out) > limit {
@@ -126,19 +144,31 @@ func (s *Source) list(ctx context.Context, r Range, limit int) ([]run, error) {
 	}
 }
 
-// session queries one run's state and keeps a closed run's facts.
+// session reads one run's facts: a closed run's from the cache, or else from its
+// result (the final State that a completed SessionLifecycle returns: one history
+// event, no replay); an open or failed run's from its Session query. A closed run's
+// facts are kept.
 func (s *Source) session(ctx context.Context, r run) (Session, error) {
-	v, err := s.Client.QueryWorkflow(ctx, r.workflowID, r.runID, workflows.SessionQuery)
-	if err != nil {
-		return Session{}, fmt.Errorf("query session: %w", err)
+	closed := r.status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	if sess, ok := s.cached(r.runID); ok && closed {
+		return sess, nil
 	}
-	var state workflows.State
-	if err := v.Get(&state); err != nil {
-		return Session{}, fmt.Errorf("decode session: %w", err)
+	var (
+		state workflows.State
+		err   error = errNoResult
+	)
+	if r.status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		state, err = s.result(ctx, r)
+	}
+	if err != nil {
+		// No result (open, failed), or one that cannot be read: ask the run.
+		if state, err = s.query(ctx, r); err != nil {
+			return Session{}, err
+		}
 	}
 	sess := FromState(state)
 	sess.WorkflowID, sess.RunID = r.workflowID, r.runID
-	if r.closed {
+	if closed {
 		s.mu.Lock()
 		if s.closed == nil || len(s.closed) >= cacheLimit {
 			s.closed = map[string]Session{}
@@ -147,6 +177,50 @@ func (s *Source) session(ctx context.Context, r run) (Session, error) {
 		s.mu.Unlock()
 	}
 	return sess, nil
+}
+
+var errNoResult = errors.New("no result")
+
+// query asks the run for its state: the worker replays a closed run to answer.
+func (s *Source) query(ctx context.Context, r run) (workflows.State, error) {
+	var state workflows.State
+	v, err := s.Client.QueryWorkflow(ctx, r.workflowID, r.runID, workflows.SessionQuery)
+	if err != nil {
+		return state, fmt.Errorf("query session: %w", err)
+	}
+	if err := v.Get(&state); err != nil {
+		return state, fmt.Errorf("decode session: %w", err)
+	}
+	return state, nil
+}
+
+// result reads a completed run's result, its final State, from its close event.
+func (s *Source) result(ctx context.Context, r run) (workflows.State, error) {
+	var state workflows.State
+	it := s.Client.GetWorkflowHistory(ctx, r.workflowID, r.runID, false,
+		enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	if !it.HasNext() {
+		return state, errNoResult
+	}
+	ev, err := it.Next()
+	if err != nil {
+		return state, fmt.Errorf("read session result: %w", err)
+	}
+	attrs := ev.GetWorkflowExecutionCompletedEventAttributes()
+	if attrs == nil {
+		return state, errNoResult
+	}
+	if err := s.converter().FromPayloads(attrs.GetResult(), &state); err != nil {
+		return state, fmt.Errorf("decode session result: %w", err)
+	}
+	return state, nil
+}
+
+func (s *Source) converter() converter.DataConverter {
+	if s.DataConverter == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return s.DataConverter
 }
 
 func (s *Source) cached(runID string) (Session, bool) {
@@ -180,12 +254,8 @@ func (s *Source) Contact(ctx context.Context, sess Session) (Contact, error) {
 	if attrs == nil {
 		return Contact{}, errors.New("read session input: first event is not the start")
 	}
-	dc := s.DataConverter
-	if dc == nil {
-		dc = converter.GetDefaultDataConverter()
-	}
 	var in workflows.SessionInput
-	if err := dc.FromPayloads(attrs.GetInput(), &in); err != nil {
+	if err := s.converter().FromPayloads(attrs.GetInput(), &in); err != nil {
 		return Contact{}, fmt.Errorf("decode session input: %w", err)
 	}
 	return Contact{Name: in.Booking.PatientName, Email: in.Booking.PatientEmail}, nil

@@ -14,7 +14,7 @@ import (
 const (
 	// MaxAnalyticsSessions is the most sessions one report reads (one Session query
 	// each, closed ones cached); a range with more is a 400.
-	MaxAnalyticsSessions = 5000
+	MaxAnalyticsSessions = 2000
 	// MaxAnalyticsSpan is the longest range one report covers.
 	MaxAnalyticsSpan = 366 * 24 * time.Hour
 )
@@ -46,10 +46,10 @@ func (t *Temporal) ReportSessions(ctx context.Context, r analytics.Range, limit 
 	return t.source().Sessions(ctx, r, limit)
 }
 
-// PatientContact reads a session's patient from its sealed input.
-func (t *Temporal) PatientContact(ctx context.Context, s analytics.Session) (
-	analytics.Contact, error) {
-	return t.source().Contact(ctx, s)
+// PatientContacts reads the sessions' patients from their sealed inputs.
+func (t *Temporal) PatientContacts(ctx context.Context, s []analytics.Session) (
+	[]analytics.Contact, error) {
+	return t.source().Contacts(ctx, s)
 }
 
 // Analytics computes the report of the sessions scheduled in r, by day: the metrics'

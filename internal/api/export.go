@@ -39,8 +39,10 @@ type Reports interface {
 	// limit is an *analytics.TooManyError.
 	ReportSessions(ctx context.Context, r analytics.Range, limit int) (
 		[]analytics.Session, error)
-	// PatientContact reads a session's patient name and email: PHI.
-	PatientContact(ctx context.Context, s analytics.Session) (analytics.Contact, error)
+	// PatientContacts reads the sessions' patients' names and emails, in the
+	// sessions' order: PHI.
+	PatientContacts(ctx context.Context, s []analytics.Session) ([]analytics.Contact,
+		error)
 }
 
 // reportRoutes adds the export and analytics routes when the engine serves them.
@@ -93,21 +95,17 @@ func (s *Server) exportAttendance(c *gin.Context) {
 		s.invalid(c, problems)
 		return
 	}
-	rep := s.sessions.(Reports)
-	ctx := c.Request.Context()
 	sessions, ok := s.reportSessions(c, r, MaxExportSessions)
 	if !ok {
 		return
 	}
-	contacts := make([]analytics.Contact, len(sessions))
+	var contacts []analytics.Contact
 	if withPHI {
-		for i, sess := range sessions {
-			ct, err := rep.PatientContact(ctx, sess)
-			if err != nil {
-				s.internal(c, fmt.Errorf("export attendance: %w", err))
-				return
-			}
-			contacts[i] = ct
+		var err error
+		contacts, err = s.sessions.(Reports).PatientContacts(c.Request.Context(), sessions)
+		if err != nil {
+			s.internal(c, fmt.Errorf("export attendance: %w", err))
+			return
 		}
 	}
 	body, err := attendanceCSV(sessions, contacts, withPHI)

@@ -27,9 +27,9 @@ func (f *fakeVisits) ReportSessions(context.Context, analytics.Range, int) (
 	return nil, nil
 }
 
-func (f *fakeVisits) PatientContact(context.Context, analytics.Session) (
-	analytics.Contact, error) {
-	return analytics.Contact{}, nil
+func (f *fakeVisits) PatientContacts(context.Context, []analytics.Session) (
+	[]analytics.Contact, error) {
+	return nil, nil
 }
 
 // reportSessions serves sessions and their patients' contacts.
@@ -55,10 +55,14 @@ func (f *reportSessions) ReportSessions(_ context.Context, r analytics.Range, li
 	return out, nil
 }
 
-func (f *reportSessions) PatientContact(_ context.Context, s analytics.Session) (
-	analytics.Contact, error) {
-	f.read++
-	return f.contacts[s.SessionID], nil
+func (f *reportSessions) PatientContacts(_ context.Context, s []analytics.Session) (
+	[]analytics.Contact, error) {
+	var out []analytics.Contact
+	for _, sess := range s {
+		f.read++
+		out = append(out, f.contacts[sess.SessionID])
+	}
+	return out, nil
 }
 
 const (
