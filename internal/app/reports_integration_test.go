@@ -10,12 +10,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/telehealth/sessions/internal/analytics"
 	"github.com/telehealth/sessions/internal/api"
@@ -40,7 +44,7 @@ type reportStack struct {
 	audit   *audit.Log
 }
 
-func startReportStack(t *testing.T, logger *slog.Logger) *reportStack {
+func startReportStack(t testing.TB, logger *slog.Logger) *reportStack {
 	t.Helper()
 	apiSrv := httptest.NewUnstartedServer(nil)
 	sb, err := sandbox.New(sandbox.Options{
@@ -102,7 +106,7 @@ func startReportStack(t *testing.T, logger *slog.Logger) *reportStack {
 }
 
 // call sends a request with an API key and returns the status and the body.
-func (s *reportStack) call(t *testing.T, method, path, key, body string) (int, string,
+func (s *reportStack) call(t testing.TB, method, path, key, body string) (int, string,
 	http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.api.URL+path, strings.NewReader(body))
@@ -126,10 +130,10 @@ func (s *reportStack) data(t *testing.T, method, path, body string) map[string]a
 	return m["data"].(map[string]any)
 }
 
-// TestAttendanceExportAndAnalytics books three sessions in an hour of their own far
+// TestAttendanceExportAndAnalytics books four sessions in an hour of their own far
 // ahead (other tests' sessions stay out of its range), plays one visit through the
 // sandbox's signed webhooks, abandons another in the waiting room, cancels the third,
-// and reads them back through the CSV export (masked, then with PHI), the analytics
+// leaves the fourth scheduled, and reads them back through the CSV export (masked, then with PHI), the analytics
 // and the metrics, on the dev server.
 func TestAttendanceExportAndAnalytics(t *testing.T) {
 	var logs bytes.Buffer
@@ -162,6 +166,7 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 	visited, visitMeeting := book(0, "dr.smith@clinic.example")
 	abandoned, abandonMeeting := book(1, "dr.smith@clinic.example")
 	cancelled, _ := book(2, "dr.jones@clinic.example")
+	scheduled, _ := book(3, "dr.jones@clinic.example") // open: read by its query
 
 	provider := &sandbox.Person{UserName: "Dr Smith", Email: "dr.smith@clinic.example"}
 	patient := &sandbox.Person{UserName: "Sarah Johnson", Email: "sarah.johnson@example.com"}
@@ -204,7 +209,9 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 			assert.NotContains(c, out, phi)
 		}
 		masked = csvRows(c, out)
-		assert.Len(c, masked, 3)
+		if assert.Len(c, masked, 4) {
+			t.Logf("masked csv:\n%s", out)
+		}
 	}, 10*time.Second, 250*time.Millisecond)
 	byID := map[string]map[string]string{}
 	for _, r := range masked {
@@ -230,13 +237,14 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 	require.NotNil(t, c)
 	assert.Equal(t, "CANCELLED", c["status"])
 	assert.Equal(t, "patient", c["cancel_reason"])
+	assert.Equal(t, "SCHEDULED", byID[scheduled]["status"])
 
 	// With the PHI key: the patient's own name and email, read from the sealed input.
 	code, out, h := s.call(t, http.MethodGet, "/attendance.csv?"+rangeQuery, phiAPIKey, "")
 	require.Equal(t, http.StatusOK, code, out)
 	assert.Equal(t, "true", h.Get("X-PHI-Included"))
 	full := csvRows(t, out)
-	require.Len(t, full, 3)
+	require.Len(t, full, 4)
 	for _, r := range full {
 		assert.Equal(t, "Sarah Johnson", r["patient"])
 		assert.Equal(t, "sarah.johnson@example.com", r["patient_email"])
@@ -255,18 +263,20 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &body))
 	rep := body.Data
 	t.Logf("analytics: %s", out)
-	assert.Equal(t, 3, rep.Sessions)
-	assert.Equal(t, map[string]int{"COMPLETED": 2, "CANCELLED": 1}, rep.ByStatus)
+	assert.Equal(t, 4, rep.Sessions)
+	assert.Equal(t, map[string]int{"COMPLETED": 2, "CANCELLED": 1, "SCHEDULED": 1},
+		rep.ByStatus)
 	assert.Equal(t, 2, rep.Duration.Sessions)
 	assert.NotNil(t, rep.Duration.AverageSeconds)
 	assert.Equal(t, 2, rep.NoShow.Concluded)
 	assert.Equal(t, 1, rep.NoShow.Abandoned)
 	require.NotNil(t, rep.NoShow.Rate)
 	assert.InDelta(t, 0.5, *rep.NoShow.Rate, 1e-9)
-	require.Len(t, rep.Providers, 1, "the cancelled session's provider booked nothing")
+	require.Len(t, rep.Providers, 1,
+		"the cancelled and the scheduled session's provider has nothing concluded")
 	assert.Equal(t, 60, rep.Providers[0].BookedMinutes)
 	assert.Regexp(t, `^prov-[0-9a-f]{20}$`, rep.Providers[0].ProviderID)
-	assert.Equal(t, 3, rep.Encryption.Meetings)
+	assert.Equal(t, 4, rep.Encryption.Meetings)
 	require.NotNil(t, rep.Encryption.Rate)
 	assert.InDelta(t, 1.0, *rep.Encryption.Rate, 1e-9, "the sandbox confirms both")
 	assert.Equal(t, 2, rep.Recording.Held)
@@ -309,4 +319,103 @@ func csvRows(t require.TestingT, body string) []map[string]string {
 		out = append(out, m)
 	}
 	return out
+}
+
+// BenchmarkReports measures the analytics and the export over REPORT_SESSIONS (default
+// 300) sessions booked in an hour of their own: open (scheduled), then closed
+// (cancelled) and read the first time (each replayed by the worker for its query) and
+// again (from the cache of closed sessions), and the PHI export (one history read
+// each). Run: TEMPORAL_CLI=... go test -run '^$' -bench Reports -benchtime 1x
+// ./internal/app/
+func BenchmarkReports(b *testing.B) {
+	n := 300
+	if v, err := strconv.Atoi(os.Getenv("REPORT_SESSIONS")); err == nil && v > 0 {
+		n = v
+	}
+	s := startReportStack(b, slog.New(slog.DiscardHandler))
+	base := time.Now().UTC().Add(300 * 24 * time.Hour).Truncate(time.Hour).
+		Add(time.Duration(time.Now().UnixNano()%50) * time.Minute)
+	ids := make([]string, n)
+	parallel(b, n, func(i int) error {
+		code, out, _ := s.call(b, http.MethodPost, "/webhook/telehealth-session",
+			plainAPIKey, fmt.Sprintf(`{"booking_id":%q,"patient_email":"p%d@example.com",
+			"patient_name":"Pat Bench","scheduled_time":%q,"duration_minutes":15}`,
+				uniqueID("rbench"), i, base.Add(time.Duration(i%60)*time.Second).
+					Format(time.RFC3339)))
+		if code != http.StatusOK {
+			return fmt.Errorf("create: %d %s", code, out)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			return err
+		}
+		ids[i] = m["data"].(map[string]any)["session_id"].(string)
+		return nil
+	})
+	q := "from=" + base.Format(time.RFC3339) + "&to=" + base.Add(time.Hour).Format(time.RFC3339)
+	timed := func(what, path, key string, rows int) {
+		began := time.Now()
+		code, out, _ := s.call(b, http.MethodGet, path, key, "")
+		el := time.Since(began)
+		if code != http.StatusOK {
+			b.Fatalf("%s: %d %s", what, code, out)
+		}
+		if rows > 0 && strings.Count(out, "\n") != rows+1 {
+			b.Fatalf("%s: %d lines, want %d", what, strings.Count(out, "\n"), rows+1)
+		}
+		b.Logf("%-34s %4d sessions %8.0f ms", what, n, float64(el.Microseconds())/1000)
+	}
+	for b.Loop() {
+		require.Eventually(b, func() bool {
+			code, out, _ := s.call(b, http.MethodGet, "/attendance.csv?"+q, plainAPIKey, "")
+			return code == http.StatusOK && strings.Count(out, "\n") == n+1
+		}, time.Minute, 500*time.Millisecond)
+		timed("analytics, open sessions", "/analytics?"+q, plainAPIKey, 0)
+		timed("csv masked, open sessions", "/attendance.csv?"+q, plainAPIKey, n)
+		timed("csv with PHI, open sessions", "/attendance.csv?"+q, phiAPIKey, n)
+		parallel(b, n, func(i int) error {
+			code, out, _ := s.call(b, http.MethodPost, "/sessions/"+ids[i]+"/cancel",
+				plainAPIKey, `{"reason":"clinic"}`)
+			if code != http.StatusOK {
+				return fmt.Errorf("cancel: %d %s", code, out)
+			}
+			return nil
+		})
+		require.Eventually(b, func() bool {
+			resp, err := temporalClient.CountWorkflow(context.Background(),
+				&workflowservice.CountWorkflowExecutionsRequest{Query: "ScheduledStart >= '" +
+					base.Format(time.RFC3339) + "' AND ScheduledStart < '" +
+					base.Add(time.Hour).Format(time.RFC3339) + "' AND ExecutionStatus = 'Running'"})
+			return err == nil && resp.GetCount() == 0
+		}, time.Minute, 500*time.Millisecond)
+		timed("analytics, closed, first read", "/analytics?"+q, plainAPIKey, 0)
+		timed("analytics, closed, cached", "/analytics?"+q, plainAPIKey, 0)
+		timed("csv with PHI, closed", "/attendance.csv?"+q, phiAPIKey, n)
+	}
+}
+
+// parallel runs f for 0..n-1 on 8 goroutines and fails on the first error.
+func parallel(b *testing.B, n int, f func(i int) error) {
+	b.Helper()
+	next := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
 }
