@@ -43,8 +43,12 @@ type Entry struct {
 	SessionID string    `json:"session_id"`
 	Action    string    `json:"action"`
 	Outcome   string    `json:"outcome"`
-	PrevHash  string    `json:"prev_hash"`
-	Hash      string    `json:"hash"`
+	// Detail is what an action covered beyond one session (an export's range and
+	// rows); never PHI. Empty on most entries, and then left out of the hash, so
+	// entries written before it existed still verify.
+	Detail   string `json:"detail,omitempty"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 }
 
 // genesis is the previous hash of the first entry.
@@ -53,8 +57,12 @@ const genesis = "000000000000000000000000000000000000000000000000000000000000000
 // sum is the entry's hash over its previous hash and every field, JSON-encoded so that
 // no two different entries share an encoding.
 func (e Entry) sum() string {
-	b, _ := json.Marshal([]any{e.PrevHash, e.Seq, e.Time.UTC().Format(time.RFC3339Nano),
-		e.Actor, e.ClientIP, e.SessionID, e.Action, e.Outcome})
+	fields := []any{e.PrevHash, e.Seq, e.Time.UTC().Format(time.RFC3339Nano),
+		e.Actor, e.ClientIP, e.SessionID, e.Action, e.Outcome}
+	if e.Detail != "" {
+		fields = append(fields, e.Detail)
+	}
+	b, _ := json.Marshal(fields)
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
@@ -97,11 +105,37 @@ func open(ctx context.Context, db *sql.DB, postgres bool) (*Log, error) {
 		action TEXT NOT NULL,
 		outcome TEXT NOT NULL,
 		prev_hash TEXT NOT NULL,
-		hash TEXT NOT NULL)`); err != nil {
+		hash TEXT NOT NULL,
+		detail TEXT NOT NULL DEFAULT '')`); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("audit: create table: %w", err)
 	}
+	if err := l.addDetail(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return l, nil
+}
+
+// addDetail adds the detail column to a log created before it existed.
+func (l *Log) addDetail(ctx context.Context) error {
+	const column = "detail TEXT NOT NULL DEFAULT ''"
+	add := "ALTER TABLE audit_log ADD COLUMN " + column
+	switch {
+	case l.postgres:
+		// Several processes may open the log at once: the server checks.
+		add = "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS " + column
+	default:
+		// SQLite has no IF NOT EXISTS here; one process holds its file.
+		_, err := l.db.ExecContext(ctx, "SELECT detail FROM audit_log LIMIT 0")
+		if err == nil {
+			return nil
+		}
+	}
+	if _, err := l.db.ExecContext(ctx, add); err != nil {
+		return fmt.Errorf("audit: add detail: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -154,10 +188,10 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
 	e.Hash = e.sum()
 	if _, err := tx.ExecContext(ctx, l.q(`INSERT INTO audit_log
-		(seq, at, actor, client_ip, session_id, action, outcome, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		(seq, at, actor, client_ip, session_id, action, outcome, prev_hash, hash, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.Seq, e.Time.Format(time.RFC3339Nano), e.Actor, e.ClientIP, e.SessionID,
-		e.Action, e.Outcome, e.PrevHash, e.Hash); err != nil {
+		e.Action, e.Outcome, e.PrevHash, e.Hash, e.Detail); err != nil {
 		return Entry{}, fmt.Errorf("audit: insert: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -169,7 +203,7 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 // Each calls fn with every entry in order.
 func (l *Log) Each(ctx context.Context, fn func(Entry) error) error {
 	rows, err := l.db.QueryContext(ctx, `SELECT seq, at, actor, client_ip, session_id,
-		action, outcome, prev_hash, hash FROM audit_log ORDER BY seq`)
+		action, outcome, prev_hash, hash, detail FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return fmt.Errorf("audit: read: %w", err)
 	}
@@ -178,7 +212,7 @@ func (l *Log) Each(ctx context.Context, fn func(Entry) error) error {
 		var e Entry
 		var at string
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.ClientIP, &e.SessionID,
-			&e.Action, &e.Outcome, &e.PrevHash, &e.Hash); err != nil {
+			&e.Action, &e.Outcome, &e.PrevHash, &e.Hash, &e.Detail); err != nil {
 			return fmt.Errorf("audit: read: %w", err)
 		}
 		if e.Time, err = time.Parse(time.RFC3339Nano, at); err != nil {
