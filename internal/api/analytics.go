@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/telehealth/sessions/internal/analytics"
 )
@@ -32,6 +33,7 @@ func (s *Server) analytics(c *gin.Context) {
 		s.invalid(c, problems)
 		return
 	}
+	auditRange(c, r, -1)
 	sessions, ok := s.reportSessions(c, r, MaxAnalyticsSessions)
 	if !ok {
 		return
@@ -40,32 +42,41 @@ func (s *Server) analytics(c *gin.Context) {
 		"data": analytics.Compute(sessions, r, bucket)})
 }
 
+// Reporting is the Temporal engine that also serves the attendance export and the
+// analytics: a Temporal and the source that lists sessions over a range (closed
+// sessions' facts kept for the life of the process).
+type Reporting struct {
+	*Temporal
+	Source *analytics.Source
+}
+
+// NewReporting returns t with a source on t's client. dc opens the runs' sealed
+// inputs and results: the service's codec converter (nil: the SDK's default, for
+// unsealed histories only).
+func NewReporting(t *Temporal, dc converter.DataConverter) *Reporting {
+	return &Reporting{Temporal: t,
+		Source: &analytics.Source{Client: t.Client, DataConverter: dc}}
+}
+
 // ReportSessions lists the sessions scheduled in r through the analytics source.
-func (t *Temporal) ReportSessions(ctx context.Context, r analytics.Range, limit int) (
+func (t *Reporting) ReportSessions(ctx context.Context, r analytics.Range, limit int) (
 	[]analytics.Session, error) {
-	return t.source().Sessions(ctx, r, limit)
+	return t.Source.Sessions(ctx, r, limit)
 }
 
 // PatientContacts reads the sessions' patients from their sealed inputs.
-func (t *Temporal) PatientContacts(ctx context.Context, s []analytics.Session) (
+func (t *Reporting) PatientContacts(ctx context.Context, s []analytics.Session) (
 	[]analytics.Contact, error) {
-	return t.source().Contacts(ctx, s)
+	return t.Source.Contacts(ctx, s)
 }
 
 // Analytics computes the report of the sessions scheduled in r, by day: the metrics'
 // rolling window.
-func (t *Temporal) Analytics(ctx context.Context, r analytics.Range) (
+func (t *Reporting) Analytics(ctx context.Context, r analytics.Range) (
 	analytics.Report, error) {
 	sessions, err := t.ReportSessions(ctx, r, MaxAnalyticsSessions)
 	if err != nil {
 		return analytics.Report{}, err
 	}
 	return analytics.Compute(sessions, r, analytics.Day), nil
-}
-
-func (t *Temporal) source() *analytics.Source {
-	t.srcOnce.Do(func() {
-		t.src = &analytics.Source{Client: t.Client, DataConverter: t.DataConverter}
-	})
-	return t.src
 }

@@ -28,8 +28,22 @@ const (
 	MaxExportSpan = 92 * 24 * time.Hour
 )
 
-// auditActionKey, when set by a handler, overrides the action its audit entry records.
-const auditActionKey = "audit_action"
+// Keys a handler sets for its audit entry: auditActionKey overrides the action it
+// records, auditDetailKey is its detail (never PHI).
+const (
+	auditActionKey = "audit_action"
+	auditDetailKey = "audit_detail"
+)
+
+// auditRange records a report's range, and the rows it returned when rows >= 0, in
+// the request's audit entry.
+func auditRange(c *gin.Context, r analytics.Range, rows int) {
+	d := "from=" + r.From.Format(time.RFC3339) + " to=" + r.To.Format(time.RFC3339)
+	if rows >= 0 {
+		d += " rows=" + strconv.Itoa(rows)
+	}
+	c.Set(auditDetailKey, d)
+}
 
 // Reports is what the attendance export and the analytics need of the workflow
 // engine. A Sessions that also implements it gets GET /attendance.csv and
@@ -83,7 +97,8 @@ var exportColumns = []string{
 // exportAttendance is GET /attendance.csv?from=&to=: one row per session scheduled in
 // [from, to), the attendance route's fields. The patient is masked, unless the key may
 // see PHI: then the name and email are read from each session's sealed input. The
-// audit entry says which (action "export" or "export phi"); nothing of a row is logged.
+// audit entry says which (action "export" or "export phi"), and its detail holds the
+// range and the row count; nothing of a row is logged.
 func (s *Server) exportAttendance(c *gin.Context) {
 	withPHI := s.seesPHI(c)
 	c.Set(auditActionKey, audit.ActionExport)
@@ -95,10 +110,12 @@ func (s *Server) exportAttendance(c *gin.Context) {
 		s.invalid(c, problems)
 		return
 	}
+	auditRange(c, r, -1)
 	sessions, ok := s.reportSessions(c, r, MaxExportSessions)
 	if !ok {
 		return
 	}
+	auditRange(c, r, len(sessions))
 	var contacts []analytics.Contact
 	if withPHI {
 		var err error

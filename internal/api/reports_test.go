@@ -171,6 +171,8 @@ func TestAttendanceCSVIsMaskedWithoutThePHIPermission(t *testing.T) {
 	assert.Equal(t, audit.ActionExport, entries[0].Action)
 	assert.Equal(t, "200", entries[0].Outcome)
 	assert.Regexp(t, `^key-[0-9a-f]{16}$`, entries[0].Actor)
+	assert.Equal(t, "from=2030-01-01T00:00:00Z to=2030-01-08T00:00:00Z rows=2",
+		entries[0].Detail, "the range and the rows, nothing of them")
 	assert.NotContains(t, logs.String(), "S*** J***")
 }
 
@@ -194,6 +196,9 @@ func TestAttendanceCSVCarriesPHIForAPHIKey(t *testing.T) {
 	entries := auditEntries(t, l)
 	require.Len(t, entries, 1)
 	assert.Equal(t, audit.ActionExportPHI, entries[0].Action)
+	assert.Regexp(t, `^key-[0-9a-f]{16}$`, entries[0].Actor)
+	assert.Equal(t, "from=2030-01-01T00:00:00Z to=2030-01-08T00:00:00Z rows=2",
+		entries[0].Detail)
 	record, err := json.Marshal(entries[0])
 	require.NoError(t, err)
 	for _, s := range []string{"Sarah", "Johnson", "example.com", "HYPERLINK"} {
@@ -240,6 +245,7 @@ func TestReportRangesListEveryProblem(t *testing.T) {
 	assert.Equal(t, audit.ActionExportPHI, entries[0].Action,
 		"a refused PHI export is audited as one")
 	assert.Equal(t, "400", entries[0].Outcome)
+	assert.Empty(t, entries[0].Detail, "no range was read: none is recorded")
 
 	f.tooMany = true
 	for _, path := range []string{"/attendance.csv?from=2030-01-01&to=2030-01-08",
@@ -248,6 +254,10 @@ func TestReportRangesListEveryProblem(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, w.Code, path)
 		assert.Contains(t, w.Body.String(), "the range holds more than")
 	}
+	entries = auditEntries(t, l)
+	last := entries[len(entries)-1]
+	assert.Equal(t, "400", last.Outcome)
+	assert.Equal(t, "from=2030-01-01T00:00:00Z to=2030-01-08T00:00:00Z", last.Detail)
 }
 
 func TestAnalyticsRoute(t *testing.T) {
@@ -257,7 +267,7 @@ func TestAnalyticsRoute(t *testing.T) {
 		workflows.StatusNoShow, true
 	noShow.Attendance = workflows.Attendance{}
 	f.states = append(f.states, noShow)
-	h, _, logs := reportServer(t, f)
+	h, l, logs := reportServer(t, f)
 
 	w := get(h, "/analytics?from=2030-01-01&to=2030-02-01&bucket=week")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -279,4 +289,8 @@ func TestAnalyticsRoute(t *testing.T) {
 	assert.NotContains(t, w.Body.String(), "S*** J***", "no patient in analytics")
 	assert.Zero(t, f.read, "analytics read no PHI")
 	assert.NotContains(t, logs.String(), "prov-0123")
+	entries := auditEntries(t, l)
+	require.Len(t, entries, 1)
+	assert.Equal(t, audit.ActionView, entries[0].Action)
+	assert.Equal(t, "from=2030-01-01T00:00:00Z to=2030-02-01T00:00:00Z", entries[0].Detail)
 }

@@ -335,6 +335,7 @@ func (s *Server) audit(c *gin.Context) {
 		SessionID: sessionID,
 		Action:    cmp.Or(c.GetString(auditActionKey), actionOf(c.Request.Method, route)),
 		Outcome:   strconv.Itoa(c.Writer.Status()),
+		Detail:    c.GetString(auditDetailKey),
 	})
 	if err != nil {
 		s.logger.ErrorContext(c, "audit append failed", "error", err)

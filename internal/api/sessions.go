@@ -15,10 +15,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/telehealth/sessions/internal/analytics"
 	"github.com/telehealth/sessions/internal/visits"
 	"github.com/telehealth/sessions/workflows"
 )
@@ -63,14 +61,9 @@ func (e *PendingError) Error() string {
 type Temporal struct {
 	Client    client.Client
 	TaskQueue string
-	// DataConverter opens a run's sealed input for the PHI attendance export: the
-	// service's codec converter (nil: the SDK's default, for unsealed histories).
-	DataConverter converter.DataConverter
 
 	dirOnce sync.Once
 	dir     *visits.Directory
-	srcOnce sync.Once
-	src     *analytics.Source // analytics.go
 }
 
 // Create sends the CreateSession update with start: one round trip starts the workflow
