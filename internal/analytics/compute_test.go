@@ -39,8 +39,9 @@ func visited(id string, start time.Time, minutes, billable int) workflows.State 
 	end := start.Add(time.Duration(minutes) * time.Minute)
 	s.Attendance = workflows.Attendance{
 		ActualStart: tp(start), ActualEnd: tp(end),
-		Provider:        []workflows.Interval{{From: start, To: tp(end)}},
-		Patient:         []workflows.Interval{{From: start, To: tp(start.Add(time.Duration(billable) * time.Minute))}},
+		Provider: []workflows.Interval{{From: start, To: tp(end)}},
+		Patient: []workflows.Interval{{From: start,
+			To: tp(start.Add(time.Duration(billable) * time.Minute))}},
 		BillableSeconds: billable * 60, BillableMinutes: billable, PatientSeen: true,
 		Recording: "completed",
 	}

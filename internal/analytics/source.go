@@ -26,7 +26,8 @@ const (
 	// cacheLimit caps the closed sessions kept in memory (a few hundred bytes each);
 	// past it the cache starts again.
 	cacheLimit = 50_000
-	pageSize   = 500
+	// DefaultPageSize is the runs asked of the visibility store a page.
+	DefaultPageSize = 500
 )
 
 // TooManyError is a range that holds more sessions than the caller's limit.
@@ -47,6 +48,9 @@ type Source struct {
 	DataConverter converter.DataConverter
 	// Concurrency bounds the queries in flight; zero is DefaultConcurrency.
 	Concurrency int
+	// PageSize is the runs asked of the visibility store a page; zero is
+	// DefaultPageSize.
+	PageSize int
 
 	mu     sync.Mutex
 	closed map[string]Session // by run id
@@ -113,14 +117,16 @@ type run struct {
 	status            enumspb.WorkflowExecutionStatus
 }
 
-// list finds the runs whose ScheduledStart is in r, at most limit.
+// list finds the runs whose ScheduledStart is in r, a page at a time; past limit it
+// stops, without reading further pages.
 func (s *Source) list(ctx context.Context, r Range, limit int) ([]run, error) {
 	// Times formatted by us: nothing from the caller reaches the query.
 	query := fmt.Sprintf("WorkflowType = 'SessionLifecycle' AND %s >= '%s' AND %s < '%s'"+
 		" AND ExecutionStatus != 'ContinuedAsNew'",
 		workflows.ScheduledStartAttr.GetName(), r.From.UTC().Format(time.RFC3339Nano),
 		workflows.ScheduledStartAttr.GetName(), r.To.UTC().Format(time.RFC3339Nano))
-	req := &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: pageSize}
+	req := &workflowservice.ListWorkflowExecutionsRequest{Query: query,
+		PageSize: int32(cmp.Or(s.PageSize, DefaultPageSize))}
 	var out []run
 	for {
 		resp, err := s.Client.ListWorkflow(ctx, req)
