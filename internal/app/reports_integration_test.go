@@ -93,8 +93,9 @@ func startReportStack(t testing.TB, logger *slog.Logger) *reportStack {
 	m, err := metrics.New()
 	require.NoError(t, err)
 	apiCfg.Metrics = m
-	sessions := &api.Temporal{Client: temporalClient, TaskQueue: cfg.TaskQueue,
-		DataConverter: testCodec.DataConverter()}
+	sessions := api.NewReporting(
+		&api.Temporal{Client: temporalClient, TaskQueue: cfg.TaskQueue},
+		testCodec.DataConverter())
 	require.NoError(t, m.Register(metrics.NewAnalytics(sessions.Analytics,
 		metrics.DefaultAnalyticsWindow, metrics.DefaultAnalyticsTTL)))
 	h, err := api.New(apiCfg, sessions, logger)
@@ -130,11 +131,16 @@ func (s *reportStack) data(t *testing.T, method, path, body string) map[string]a
 	return m["data"].(map[string]any)
 }
 
+// reportPHI is every piece of the patient's PHI the bookings carry, in the forms a
+// leak could take; none may reach a non-PHI key, the logs or the audit.
+var reportPHI = []string{"Sarah", "Johnson", "sarah.johnson", "example.com",
+	"555 123 4567", "5551234567", "+1 555"}
+
 // TestAttendanceExportAndAnalytics books four sessions in an hour of their own far
 // ahead (other tests' sessions stay out of its range), plays one visit through the
 // sandbox's signed webhooks, abandons another in the waiting room, cancels the third,
-// leaves the fourth scheduled, and reads them back through the CSV export (masked, then with PHI), the analytics
-// and the metrics, on the dev server.
+// leaves the fourth scheduled, and reads them back through the CSV export (masked,
+// then with PHI), the analytics and the metrics, on the dev server.
 func TestAttendanceExportAndAnalytics(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(&logs, testWriter{t}), nil))
@@ -147,7 +153,7 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 		code, out, _ := s.call(t, http.MethodPost, "/webhook/telehealth-session",
 			plainAPIKey, fmt.Sprintf(`{"booking_id":%q,
 			"patient_email":"sarah.johnson@example.com","patient_name":"Sarah Johnson",
-			"provider_email":%q,"scheduled_time":%q,"duration_minutes":30}`,
+			"patient_phone":"+1 555 123 4567","provider_email":%q,"scheduled_time":%q,"duration_minutes":30}`,
 				uniqueID("report"), provider,
 				base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339)))
 		require.Equal(t, http.StatusOK, code, out)
@@ -205,8 +211,8 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 			plainAPIKey, "")
 		require.Equal(c, http.StatusOK, code, out)
 		assert.Equal(c, "false", h.Get("X-PHI-Included"))
-		for _, phi := range []string{"Sarah", "Johnson", "sarah.johnson"} {
-			assert.NotContains(c, out, phi)
+		for _, phi := range reportPHI {
+			assert.NotContains(c, out, phi, "the masked export")
 		}
 		masked = csvRows(c, out)
 		if assert.Len(c, masked, 4) {
@@ -249,13 +255,16 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 		assert.Equal(t, "Sarah Johnson", r["patient"])
 		assert.Equal(t, "sarah.johnson@example.com", r["patient_email"])
 	}
+	for _, phone := range []string{"555 123 4567", "5551234567"} {
+		assert.NotContains(t, out, phone, "the phone is in no export")
+	}
 
 	// Analytics over the same hour.
 	code, out, _ = s.call(t, http.MethodGet, "/analytics?"+rangeQuery+"&bucket=day",
 		plainAPIKey, "")
 	require.Equal(t, http.StatusOK, code, out)
-	for _, phi := range []string{"Sarah", "sarah.johnson", "S*** J***"} {
-		assert.NotContains(t, out, phi)
+	for _, phi := range append(reportPHI, "S*** J***") {
+		assert.NotContains(t, out, phi, "the analytics")
 	}
 	var body struct {
 		Data analytics.Report `json:"data"`
@@ -286,6 +295,9 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, out, "telehealth_analytics_refresh_failed 0")
 	assert.Contains(t, out, `telehealth_analytics_sessions{status="COMPLETED"}`)
+	for _, phi := range reportPHI {
+		assert.NotContains(t, out, phi, "the metrics")
+	}
 
 	// Both exports are audited, with the actor and whether PHI was in them, and
 	// nothing of the patient.
@@ -293,14 +305,19 @@ func TestAttendanceExportAndAnalytics(t *testing.T) {
 	var record bytes.Buffer
 	require.NoError(t, s.audit.Each(t.Context(), func(e audit.Entry) error {
 		if e.Action == audit.ActionExport || e.Action == audit.ActionExportPHI {
-			actions = append(actions, e.Action+" "+e.Outcome)
+			actions = append(actions, e.Action+" "+e.Outcome+" "+e.Detail)
 			assert.Regexp(t, `^key-[0-9a-f]{16}$`, e.Actor)
 		}
 		return json.NewEncoder(&record).Encode(e)
 	}))
-	assert.Contains(t, actions, "export 200")
-	assert.Contains(t, actions, "export phi 200")
-	for _, phi := range []string{"Sarah", "Johnson", "sarah.johnson"} {
+	detail := "from=" + base.Format(time.RFC3339) + " to=" +
+		base.Add(time.Hour).Format(time.RFC3339) + " rows=4"
+	assert.Contains(t, actions, "export 200 "+detail)
+	assert.Contains(t, actions, "export phi 200 "+detail)
+	n, err := s.audit.Verify(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, strings.Count(record.String(), "\n"), n)
+	for _, phi := range reportPHI {
 		assert.NotContains(t, record.String(), phi, "the audit log")
 		assert.NotContains(t, logs.String(), phi, "the logs")
 	}
