@@ -38,9 +38,10 @@ func (e *TooManyError) Error() string {
 }
 
 // Source lists sessions from Temporal: the visibility store finds the runs whose
-// ScheduledStart is in a range, and each run's Session query gives its state, reduced
-// at once to its Session facts. Closed runs never change, so their facts are kept in
-// memory; open ones are queried each time.
+// ScheduledStart is in a range, a page at a time, and each run's state (a completed
+// run's result, else its Session query) is reduced at once to its Session facts.
+// Closed runs never change, so their facts are kept in memory; open ones are queried
+// each time.
 type Source struct {
 	Client client.Client
 	// DataConverter decodes a run's input for Contact: the service's codec converter.
@@ -95,20 +96,37 @@ func (s *Source) Contacts(ctx context.Context, sessions []Session) ([]Contact, e
 	return out, nil
 }
 
-// each runs f for 0..n-1, Concurrency at a time, and joins their errors.
+// each runs f for 0..n-1, Concurrency at a time. After a failure it starts no more
+// (a deadline would fail every one of them) and returns the first error.
 func (s *Source) each(n int, f func(i int) error) error {
-	errs := make([]error, n)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return first != nil
+	}
 	sem := make(chan struct{}, cmp.Or(s.Concurrency, DefaultConcurrency))
-	var wg sync.WaitGroup
 	for i := range n {
 		sem <- struct{}{}
+		if failed() {
+			<-sem
+			break
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = f(i)
+			if err := f(i); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return first
 }
 
 // run is one execution found in the visibility store.

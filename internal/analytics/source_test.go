@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,19 +195,29 @@ func TestSourceStopsPastTheLimit(t *testing.T) {
 	assert.Len(t, got, 6)
 }
 
-func TestSourceReportsAFailedRead(t *testing.T) {
-	// run-00 completed (read from its history), run-01 failed: it is queried.
-	src := &analytics.Source{Client: &failingQuery{store(2)}}
+func TestSourceStopsAtTheFirstFailedRead(t *testing.T) {
+	// run-00 completed (read from its history), run-01 failed: it is queried, and
+	// fails; one at a time, nothing after it is read.
+	f := &failingQuery{visibility: store(9)}
+	src := &analytics.Source{Client: f, Concurrency: 1}
 	_, err := src.Sessions(t.Context(), analytics.Range{From: day0,
 		To: day0.Add(24 * time.Hour)}, 10)
 	require.Error(t, err)
-	assert.True(t, strings.HasPrefix(err.Error(), "query session: "), err.Error())
+	assert.Equal(t, "query session: worker unavailable", err.Error())
+	assert.Equal(t, 1, f.calls)
+	assert.Equal(t, map[string]int{"run-00": 1}, f.historic)
 }
 
 // failingQuery is a store whose runs do not answer their query.
-type failingQuery struct{ *visibility }
+type failingQuery struct {
+	*visibility
+	calls int
+}
 
 func (f *failingQuery) QueryWorkflow(context.Context, string, string, string,
 	...any) (converter.EncodedValue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
 	return nil, errors.New("worker unavailable")
 }
