@@ -1,13 +1,26 @@
 // Command drill is the crash and fault drill behind make drill. It starts the Temporal
-// dev server on its file database, the worker as its own process, and a Zoom sandbox
-// in this process that the drill makes misbehave; it starts sessions through the API's
-// own engine code (api.Temporal) with a lifecycle shortened to seconds, kills the
-// worker with SIGKILL while sessions are being created and again while they run,
-// stops and restarts the server, and makes the platform answer 5xx, 429 with
-// Retry-After, and succeed only after the client's timeout. Then it counts: sessions
-// started, completed, lost, meetings per booking, and side effects duplicated, and ends
-// with the line `started=N completed=N lost=N duplicated=N`. It exits 1 when a
-// session is lost, a booking has other than one meeting, or a side effect ran twice.
+// dev server on its file database, the worker and the API as their own processes, a
+// Zoom sandbox in this process that the drill makes misbehave, and the billing (M04)
+// and follow-up (M05) modules' webhooks (vendortest's, which check signatures and
+// take an idempotency key once). It starts sessions through the API's own engine code
+// (api.Temporal) with a lifecycle shortened to seconds, and makes the platform answer
+// 5xx, 429 with Retry-After, and succeed only after the client's timeout. It kills
+// the worker with SIGKILL half way through the creates.
+//
+// Every other session is attended: the drill plays its visit on the sandbox (POST
+// /sandbox/meetings/{id}/start, wait, admit, then end), whose signed events reach the
+// API's /webhooks/zoom through a relay that redelivers them as Zoom does; the others
+// are no-shows. Mid-visit it kills the worker and stops the server, starts the second
+// half of the visits (the API answers their events 503), kills the API, restarts all
+// three, and kills the worker again as the first visit bills.
+//
+// Then it counts: sessions started, completed, lost, meetings per booking, billing
+// triggers per session at the billing module and their figures against the visit
+// played, and side effects duplicated, and ends with the line
+// `started=N completed=N lost=N duplicated=N`. It exits 1 when a session is lost or
+// closes in the wrong status, a booking has other than one meeting, a session bills
+// other than once or for another time than its visit's, a side effect ran twice or
+// never, or a fault or outage was not seen.
 package main
 
 import (
@@ -27,7 +40,8 @@ type options struct {
 	bin      string        // folder with the worker binary
 	sessions int           // sessions started
 	clients  int           // concurrent creators
-	lead     time.Duration // how long after its creation a session ends
+	lead     time.Duration // how long after its creation a no-show session ends
+	visit    time.Duration // how long an attended visit lasts at least
 	deadline time.Duration // how long the drill waits for every session to complete
 	keep     bool
 }
@@ -38,7 +52,10 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin", "folder with the worker binary")
 	flag.IntVar(&o.sessions, "sessions", 60, "sessions to start")
 	flag.IntVar(&o.clients, "clients", 4, "concurrent creators")
-	flag.DurationVar(&o.lead, "lead", 30*time.Second, "session end after its creation")
+	flag.DurationVar(&o.lead, "lead", 30*time.Second,
+		"a no-show session's end after its creation")
+	flag.DurationVar(&o.visit, "visit", 20*time.Second,
+		"least time an attended visit lasts, from the patient's join")
 	flag.DurationVar(&o.deadline, "deadline", 4*time.Minute, "wait for completion")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (logs, databases)")
 	flag.Parse()
