@@ -41,7 +41,7 @@ $(SERVER_DIR)/sql:
 	GOBIN=$(SERVER_DIR) go install -ldflags='-s -w' \
 		go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
 
-## drill: crash and fault drill (about 2 minutes); CI runs a short form.
+## drill: crash and fault drill (about 75 s); CI runs a short form.
 drill: $(TEMPORAL) build
 	go run ./scripts/drill -temporal $(TEMPORAL) -bin bin $(DRILL_FLAGS)
 
