@@ -1,9 +1,11 @@
 // Package sandbox is a local stand-in for Zoom: an http.Handler that speaks Zoom's wire
 // format for the calls the video package makes (Server-to-Server OAuth token, create,
 // list, get, update, end and delete meetings), sends Zoom-format signed webhook
-// events for the visits it plays (visit.go), and serves the join and start links it
-// hands out, so that they open in local runs. Tests can inject faults through the
-// Server's methods; none of that is reachable over HTTP.
+// events for the visits it plays (visit.go), records the meetings that record to the
+// cloud and sends recording.completed for them, serves their downloads and deletes
+// them (recordings.go), and serves the join and start links it hands out, so that
+// they open in local runs. Tests can inject faults through the Server's methods; none
+// of that is reachable over HTTP.
 //
 // Mount it at the root of a server and point the client at it: API URL
 // <base>/v2, OAuth URL <base>/oauth/token.
@@ -114,9 +116,9 @@ type Server struct {
 	live     map[string]*live // meeting id → the instance in progress
 	ends     map[string]int   // meeting id → times ended
 	state    *journal         // nil without a StatePath
-	// recordings maps a meeting UUID to "" while its recording exists, or to how it
-	// was deleted (recordings.go).
-	recordings map[string]string
+	// recordings are the meeting instances' cloud recordings, by instance UUID
+	// (recordings.go).
+	recordings map[string]*recording
 }
 
 // New returns a Server, with the meetings kept at opts.StatePath if there are any.
@@ -146,6 +148,7 @@ func New(opts Options) (*Server, error) {
 	s.handle("DELETE /v2/meetings/{meetingId}", DeleteMeeting, s.authed(s.deleteMeeting))
 	s.handle("DELETE /v2/meetings/{meetingId}/recordings", DeleteRecordings,
 		s.authed(s.deleteRecordings))
+	s.handle("GET /rec/download/{fileId}", DownloadRecording, s.downloadRecording)
 	s.handle("PATCH /v2/meetings/{meetingId}", UpdateMeeting, s.authed(s.updateMeeting))
 	s.handle("PUT /v2/meetings/{meetingId}/status", MeetingStatus,
 		s.authed(s.updateStatus))

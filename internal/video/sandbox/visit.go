@@ -31,6 +31,7 @@ type Person struct {
 // live is a meeting in progress: its instance and who is in it or waiting.
 type live struct {
 	instance string
+	started  time.Time // when the host started it; zero before
 	present  map[*Person]string // person → participant_uuid
 	waiting  map[*Person]string
 }
@@ -126,6 +127,7 @@ func (s *Server) Start(ctx context.Context, meetingID string, host *Person) erro
 		return fmt.Errorf("sandbox: no meeting %s", meetingID)
 	}
 	l := &live{instance: base64.StdEncoding.EncodeToString(randomBytes(16)),
+		started: time.Now(),
 		present: map[*Person]string{}, waiting: map[*Person]string{}}
 	s.live[meetingID] = l
 	s.mu.Unlock()
@@ -176,7 +178,9 @@ func (s *Server) Leave(ctx context.Context, meetingID string, p *Person) error {
 	return nil
 }
 
-// End ends the meeting's instance: everyone leaves, then the meeting ends.
+// End ends the meeting's instance: everyone leaves, then the meeting ends. An
+// instance the host started, of a meeting that records to the cloud, then has its
+// recording, and recording.completed is sent (recordings.go).
 func (s *Server) End(ctx context.Context, meetingID string) error {
 	s.mu.Lock()
 	s.ends[meetingID]++
@@ -200,7 +204,10 @@ func (s *Server) End(ctx context.Context, meetingID string) error {
 	s.mu.Lock()
 	delete(s.live, meetingID)
 	s.mu.Unlock()
-	return err
+	if err != nil {
+		return err
+	}
+	return s.recordEnded(ctx, meetingID, l.instance, l.started, time.Now())
 }
 
 // move records p as waiting or present in the live meeting.
