@@ -71,6 +71,8 @@ type Activities struct {
 	Queue Queue
 	// EHR receives finished visits as FHIR resources (ehr.go); nil: none are sent.
 	EHR EHR
+	// Retentions starts recordings' retention workflows (retention.go).
+	Retentions RetentionStarter
 }
 
 // LaunchLinks makes the provider's launch link: our own opaque link that mints the

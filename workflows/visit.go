@@ -369,9 +369,26 @@ func (v *visit) apply(e VisitEvent) (kept bool) {
 // starting their retention.
 const retentionChange = "recording-retention"
 
-// retain keeps a completed recording and starts its retention: a child workflow
-// that outlives the session (ParentClosePolicy ABANDON), named by the recording, so
-// that a redelivered event or a second run of the session cannot start a second one.
+// retentionStartChange names, in workflow.GetVersion, starting the retention through
+// the retried StartRetention activity instead of as a child workflow whose failed
+// start was not retried.
+const retentionStartChange = "retention-start-activity"
+
+// retentionStartOptions retry the start of a retention until Temporal takes it: the
+// recording must not outlive its retention because a start failed once.
+var retentionStartOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        5 * time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrTypeNotConfigured},
+	},
+}
+
+// retain keeps a completed recording and starts its retention, a workflow named by
+// the recording, so that a redelivered event, a retried start or a second run of the
+// session cannot start a second one. It outlives the session.
 func (v *visit) retain(ctx workflow.Context, rec Recording) {
 	if workflow.GetVersion(ctx, retentionChange, workflow.DefaultVersion, 1) ==
 		workflow.DefaultVersion {
@@ -383,16 +400,45 @@ func (v *visit) retain(ctx workflow.Context, rec Recording) {
 		}
 	}
 	v.state.Recordings = append(v.state.Recordings, rec)
+	in := RetentionInput{
+		Recording: rec,
+		SessionID: v.state.SessionID,
+		Retain:    v.in.Policy.RecordingRetention,
+	}
+	if workflow.GetVersion(ctx, retentionStartChange, workflow.DefaultVersion, 1) ==
+		workflow.DefaultVersion {
+		v.retainAsChild(ctx, in)
+		return
+	}
+	raw, err := json.Marshal(in)
+	if err == nil {
+		err = workflow.ExecuteActivity(
+			workflow.WithActivityOptions(ctx, retentionStartOptions), a.StartRetention,
+			activities.RetentionStart{
+				WorkflowID: RetentionWorkflowID(rec.ID),
+				TaskQueue:  workflow.GetInfo(ctx).TaskQueueName,
+				Input:      raw,
+			}).Get(ctx, nil)
+	}
+	if err != nil {
+		v.logger.Error("recording retention not started", "recording_id", rec.ID,
+			"error", failureText(err))
+		return
+	}
+	v.logger.Info("recording retention started", "recording_id", rec.ID,
+		"meeting_id", rec.MeetingID)
+}
+
+// retainAsChild is how runs before retentionStartChange start the retention: a child
+// workflow with ParentClosePolicy ABANDON, its start not retried.
+func (v *visit) retainAsChild(ctx workflow.Context, in RetentionInput) {
+	rec := in.Recording
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            RetentionWorkflowID(rec.ID),
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, RecordingRetentionWorkflow, RetentionInput{
-		Recording: rec,
-		SessionID: v.state.SessionID,
-		Retain:    v.in.Policy.RecordingRetention,
-	})
+	child := workflow.ExecuteChildWorkflow(cctx, RecordingRetentionWorkflow, in)
 	// An abandoned child must have started before its parent closes.
 	err := child.GetChildWorkflowExecution().Get(ctx, nil)
 	if _, ok := errors.AsType[*temporal.ChildWorkflowExecutionAlreadyStartedError](
@@ -401,7 +447,6 @@ func (v *visit) retain(ctx workflow.Context, rec Recording) {
 		return
 	}
 	if err != nil {
-		// TODO(#6): retry the start; the recording is in the state meanwhile.
 		v.logger.Error("recording retention not started", "recording_id", rec.ID,
 			"error", failureText(err))
 		return

@@ -48,6 +48,9 @@ func NewWorker(
 	if acts.Queue == nil {
 		acts.Queue = &visits.Directory{Client: c} // visit.go
 	}
+	if acts.Retentions == nil {
+		acts.Retentions = &visits.Directory{Client: c}
+	}
 	w.RegisterWorkflow(workflows.SessionLifecycle)
 	w.RegisterWorkflowWithOptions(workflows.RecordingRetention,
 		workflow.RegisterOptions{Name: workflows.RecordingRetentionWorkflow})

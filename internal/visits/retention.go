@@ -2,12 +2,16 @@ package visits
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/telehealth/sessions/workflows"
@@ -65,4 +69,24 @@ func (d *Directory) PendingDeletions(ctx context.Context) (
 		return a.DeleteAt.Compare(b.DeleteAt)
 	})
 	return out, truncated, nil
+}
+
+// StartRetention starts a recording's RecordingRetention with the given id, once: a
+// retention of that id that is running or has closed counts as started, so a
+// retried start, a redelivered event or another starter never makes a second one.
+func (d *Directory) StartRetention(ctx context.Context, taskQueue, workflowID string,
+	input any) error {
+	_, err := d.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                taskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.RecordingRetentionWorkflow, input)
+	if _, ok := errors.AsType[*serviceerror.WorkflowExecutionAlreadyStarted](err); ok {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start retention: %w", err)
+	}
+	return nil
 }
