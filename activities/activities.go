@@ -73,6 +73,9 @@ type Activities struct {
 	EHR EHR
 	// Retentions starts recordings' retention workflows (retention.go).
 	Retentions RetentionStarter
+	// Audit is the audit log, where recordings' deletions are appended
+	// (retention.go).
+	Audit Auditor
 }
 
 // LaunchLinks makes the provider's launch link: our own opaque link that mints the

@@ -3,9 +3,13 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/telehealth/sessions/internal/audit"
 )
 
 // RecordingRef names one platform recording: a meeting instance's cloud recording.
@@ -49,6 +53,52 @@ func (a *Activities) StartRetention(ctx context.Context, s RetentionStart) error
 	if err := a.Retentions.StartRetention(ctx, s.TaskQueue, s.WorkflowID,
 		s.Input); err != nil {
 		return fmt.Errorf("start retention: %w", err)
+	}
+	return nil
+}
+
+// Auditor appends to the audit log (internal/audit).
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
+}
+
+// Audit log entries of recording retention.
+const (
+	// AuditActorRetention is the actor of the entries the retention writes.
+	AuditActorRetention = "recording-retention"
+	// AuditActionDeleteRecording is the action of a recording's deletion.
+	AuditActionDeleteRecording = "delete recording"
+)
+
+// RecordingDeletion is a recording's deletion as the audit log keeps it: ids and the
+// time only.
+type RecordingDeletion struct {
+	RecordingID string    `json:"recordingId"`
+	SessionID   string    `json:"sessionId"`
+	DeletedAt   time.Time `json:"deletedAt"`
+}
+
+// AuditRecordingDeletion appends a recording's deletion to the audit log: actor
+// recording-retention, the session id, action "delete recording", and the outcome
+// "deleted <recording id>".
+func (a *Activities) AuditRecordingDeletion(ctx context.Context, d RecordingDeletion) error {
+	if a.Audit == nil {
+		return temporal.NewNonRetryableApplicationError("no audit log",
+			ErrTypeNotConfigured, nil)
+	}
+	if d.RecordingID == "" {
+		return temporal.NewNonRetryableApplicationError("deletion without a recording id",
+			ErrTypeDeliveryRejected, errors.New("no recording id"))
+	}
+	_, err := a.Audit.Append(ctx, audit.Entry{
+		Time:      d.DeletedAt,
+		Actor:     AuditActorRetention,
+		SessionID: d.SessionID,
+		Action:    AuditActionDeleteRecording,
+		Outcome:   "deleted " + d.RecordingID,
+	})
+	if err != nil {
+		return fmt.Errorf("audit deletion: %w", err)
 	}
 	return nil
 }

@@ -91,7 +91,8 @@ const (
 )
 
 // RetentionState is what the RetentionQuery reports; it is also the workflow's
-// result, and the audit record of the deletion. It holds ids and times only.
+// result, and a record of the deletion beside the audit log's. It holds ids and
+// times only.
 type RetentionState struct {
 	RecordingID string          `json:"recordingId"`
 	SessionID   string          `json:"sessionId"`
@@ -106,6 +107,8 @@ type RetentionState struct {
 	DeletedAt *time.Time   `json:"deletedAt,omitempty"`
 	// Error is the classified failure of a deletion the platform refused.
 	Error string `json:"error,omitempty"`
+	// AuditError is why a done deletion is missing from the audit log.
+	AuditError string `json:"auditError,omitempty"`
 }
 
 // HoldChange is one legal hold placed or released.
@@ -126,10 +129,27 @@ var deleteOptions = workflow.ActivityOptions{
 	},
 }
 
+// retentionAuditChange names, in workflow.GetVersion, appending the deletion to the
+// audit log through the AuditRecordingDeletion activity.
+const retentionAuditChange = "retention-audit"
+
+// auditOptions retry an audit append the database cannot take now, for a day.
+var auditOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    30 * time.Second,
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        10 * time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrTypeNotConfigured},
+	},
+}
+
 // RecordingRetention keeps a recording for its retention period from its completion,
-// then deletes it through the platform's API. A legal hold stops the deletion for as
-// long as it lasts; the deletion then happens at once if its time has passed. The
-// workflow is durable: a worker restart resumes the wait where it was.
+// then deletes it through the platform's API and appends the deletion to the audit
+// log. A legal hold stops the deletion for as long as it lasts; the deletion then
+// happens at once if its time has passed. The workflow is durable: a worker restart
+// resumes the wait where it was.
 func RecordingRetention(ctx workflow.Context, in RetentionInput) (RetentionState, error) {
 	rec := in.Recording
 	retain := in.Retain
@@ -203,12 +223,21 @@ func RecordingRetention(ctx workflow.Context, in RetentionInput) (RetentionState
 		logger.Error("recording not deleted", "error", st.Error)
 		return st, err
 	}
-	// TODO(#6): append the deletion to the audit log (internal/audit) too; the
-	// worker does not open it yet, so the log line and this result are the record.
 	now := workflow.Now(ctx)
 	st.Status, st.DeletedAt = RetentionDeleted, &now
 	upsert(RetentionDeleteAtAttr.ValueUnset())
 	logger.Info("recording deleted", "platform", st.Platform, "meeting_id", st.MeetingID,
 		"deleted_at", now)
+	if workflow.GetVersion(ctx, retentionAuditChange, workflow.DefaultVersion, 1) == 1 {
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, auditOptions),
+			a.AuditRecordingDeletion, activities.RecordingDeletion{
+				RecordingID: rec.ID, SessionID: in.SessionID, DeletedAt: now,
+			}).Get(ctx, nil)
+		if err != nil {
+			// The recording is gone either way: the result still records it.
+			st.AuditError = failureText(err)
+			logger.Error("recording deletion not audited", "error", st.AuditError)
+		}
+	}
 	return st, nil
 }

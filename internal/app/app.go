@@ -137,6 +137,15 @@ func NewActivities(
 		return nil, nil, err
 	}
 	visitActivities(acts, cfg, nil)
+	// The audit log, where recording retention appends its deletions.
+	auditLog, err := OpenAudit(ctx, cfg)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("audit log: %w", err)
+	}
+	acts.Audit = auditLog
+	stopPlatform := stop
+	stop = func() { _ = auditLog.Close(); stopPlatform() }
 	return acts, stop, nil
 }
 
