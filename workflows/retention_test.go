@@ -2,8 +2,11 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/telehealth/sessions/activities"
+	"github.com/telehealth/sessions/internal/audit"
 	"github.com/telehealth/sessions/internal/video"
 	"github.com/telehealth/sessions/internal/video/sandbox"
 	"github.com/telehealth/sessions/workflows"
@@ -24,9 +28,17 @@ import (
 const recordedUUID = "/rec0rd//Instance=="
 
 // retentionEnv runs RecordingRetention with the real activity and the real Zoom
-// client against the sandbox; deletes lists when each delete call was made.
+// client against the sandbox, without an audit log; deletes lists when each delete
+// call was made.
 func retentionEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sandbox.Server,
 	*[]time.Time) {
+	t.Helper()
+	return auditedRetentionEnv(t, nil)
+}
+
+// auditedRetentionEnv is retentionEnv with the deletions appended to auditLog.
+func auditedRetentionEnv(t *testing.T, auditLog activities.Auditor) (
+	*testsuite.TestWorkflowEnvironment, *sandbox.Server, *[]time.Time) {
 	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{AccountID: "a", ClientID: "c",
 		ClientSecret: "s"})
@@ -44,7 +56,7 @@ func retentionEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sandbox.Se
 	env.SetStartTime(start0)
 	env.RegisterWorkflowWithOptions(workflows.RecordingRetention,
 		workflow.RegisterOptions{Name: workflows.RecordingRetentionWorkflow})
-	env.RegisterActivity(&activities.Activities{Video: zoom})
+	env.RegisterActivity(&activities.Activities{Video: zoom, Audit: auditLog})
 	var deletes []time.Time
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context,
 		_ converter.EncodedValues) {
@@ -184,4 +196,83 @@ func TestRetentionWorkflowIDHoldsNoPHI(t *testing.T) {
 	assert.Regexp(t, `^retention-rec-[0-9a-f]{24}$`, id)
 	assert.NotEqual(t, id,
 		workflows.RetentionWorkflowID(workflows.RecordingID("zoom", "other==")))
+}
+
+func TestRetentionAppendsTheDeletionToTheAuditLog(t *testing.T) {
+	auditLog, err := audit.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "audit.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = auditLog.Close() })
+	env, sb, _ := auditedRetentionEnv(t, auditLog)
+	sb.AddRecording(recordedUUID)
+
+	in := retentionInput(time.Hour)
+	env.ExecuteWorkflow(workflows.RecordingRetentionWorkflow, in)
+
+	require.NoError(t, env.GetWorkflowError())
+	var s workflows.RetentionState
+	require.NoError(t, env.GetWorkflowResult(&s))
+	assert.Equal(t, workflows.RetentionDeleted, s.Status)
+	assert.Empty(t, s.AuditError)
+	var entries []audit.Entry
+	require.NoError(t, auditLog.Each(t.Context(), func(e audit.Entry) error {
+		entries = append(entries, e)
+		return nil
+	}))
+	require.Len(t, entries, 1, "one deletion, one entry")
+	e := entries[0]
+	assert.Equal(t, activities.AuditActorRetention, e.Actor)
+	assert.Equal(t, activities.AuditActionDeleteRecording, e.Action)
+	assert.Equal(t, "SESSION-1", e.SessionID)
+	assert.Equal(t, "deleted "+in.Recording.ID, e.Outcome)
+	assert.True(t, start0.Add(time.Hour).Equal(e.Time), "at the deletion, got %s", e.Time)
+	assert.NotContains(t, fmt.Sprint(e), recordedUUID, "ids only")
+	n, err := auditLog.Verify(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}
+
+// flakyAuditor refuses its first appends, as a database that is down would.
+type flakyAuditor struct {
+	refusals int
+	calls    int
+	appended []audit.Entry
+}
+
+func (f *flakyAuditor) Append(_ context.Context, e audit.Entry) (audit.Entry, error) {
+	f.calls++
+	if f.calls <= f.refusals {
+		return audit.Entry{}, errors.New("database is locked")
+	}
+	f.appended = append(f.appended, e)
+	return e, nil
+}
+
+func TestRetentionRetriesTheAuditAppendAndKeepsAFailureInItsResult(t *testing.T) {
+	flaky := &flakyAuditor{refusals: 3}
+	env, sb, _ := auditedRetentionEnv(t, flaky)
+	sb.AddRecording(recordedUUID)
+	env.ExecuteWorkflow(workflows.RecordingRetentionWorkflow, retentionInput(time.Hour))
+	require.NoError(t, env.GetWorkflowError())
+	var s workflows.RetentionState
+	require.NoError(t, env.GetWorkflowResult(&s))
+	assert.Empty(t, s.AuditError)
+	assert.Equal(t, 4, flaky.calls, "three refusals, then the append")
+	assert.Len(t, flaky.appended, 1)
+
+	// A log that never takes it: the recording is gone all the same, and the result
+	// says the entry is missing.
+	down := &flakyAuditor{refusals: 1 << 30}
+	env, sb, _ = auditedRetentionEnv(t, down)
+	sb.AddRecording(recordedUUID)
+	env.ExecuteWorkflow(workflows.RecordingRetentionWorkflow, retentionInput(time.Hour))
+	require.NoError(t, env.GetWorkflowError())
+	s = workflows.RetentionState{}
+	require.NoError(t, env.GetWorkflowResult(&s))
+	assert.Equal(t, workflows.RetentionDeleted, s.Status)
+	assert.NotEmpty(t, s.AuditError)
+	assert.Contains(t, s.AuditError, "database is locked")
+	// (The test environment stops unlimited retries at ten attempts.)
+	assert.Greater(t, down.calls, 1, "retried")
+	exists, _ := sb.Recording(recordedUUID)
+	assert.False(t, exists)
 }
