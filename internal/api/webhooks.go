@@ -167,9 +167,10 @@ func (s *Server) deliverEvent(c *gin.Context, ev workflows.VisitEvent, ours bool
 		s.logger.WarnContext(c, "webhook for a meeting not yet indexed",
 			"event", string(ev.Type), "meeting_id", ev.MeetingID, "event_key", ev.Key)
 		s.fail(c, http.StatusServiceUnavailable, "Meeting not yet known; retry later")
+	case errors.Is(err, ErrUnknownMeeting) && ev.Type == workflows.EventRecordingComplete &&
+		ev.Recording != nil:
+		s.lateRecording(c, *ev.Recording)
 	case errors.Is(err, ErrUnknownMeeting):
-		// TODO(#6): a recording.completed for a session that has already closed (its
-		// follow-up is past) starts no retention; start one here (signal-with-start).
 		s.logger.InfoContext(c, "webhook for unknown meeting", "event", string(ev.Type),
 			"meeting_id", ev.MeetingID, "event_key", ev.Key)
 		c.JSON(http.StatusOK, gin.H{"status": "unknown meeting"})
@@ -179,6 +180,35 @@ func (s *Server) deliverEvent(c *gin.Context, ev workflows.VisitEvent, ours bool
 		s.fail(c, http.StatusServiceUnavailable, "Event not delivered; retry later")
 	default:
 		c.JSON(http.StatusOK, gin.H{"status": "delivered"})
+	}
+}
+
+// lateRecording starts the retention of a recording whose session has closed (its
+// follow-up is past), which the session can no longer start: the recording must not
+// be kept past its retention because its event came late. Redelivered, it finds the
+// retention started. The platform is asked to retry when Temporal does not answer.
+func (s *Server) lateRecording(c *gin.Context, rec workflows.Recording) {
+	late, ok := s.sessions.(LateRecordings)
+	if !ok {
+		c.JSON(http.StatusOK, gin.H{"status": "unknown meeting"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	defer cancel()
+	sessionID, err := late.StartLateRetention(ctx, rec, s.cfg.Policy.RecordingRetention)
+	switch {
+	case errors.Is(err, ErrNotIndexed):
+		s.logger.InfoContext(c, "webhook for unknown meeting",
+			"event", string(workflows.EventRecordingComplete), "meeting_id", rec.MeetingID)
+		c.JSON(http.StatusOK, gin.H{"status": "unknown meeting"})
+	case err != nil:
+		s.logger.ErrorContext(c, "late recording retention not started",
+			"recording_id", rec.ID, "meeting_id", rec.MeetingID, "error", err)
+		s.fail(c, http.StatusServiceUnavailable, "Retention not started; retry later")
+	default:
+		s.logger.InfoContext(c, "late recording retention started",
+			"recording_id", rec.ID, "meeting_id", rec.MeetingID, "session_id", sessionID)
+		c.JSON(http.StatusOK, gin.H{"status": "retention started"})
 	}
 }
 

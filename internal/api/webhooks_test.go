@@ -486,3 +486,83 @@ func TestRecordingCompletedKeepsIdentityWithoutTokens(t *testing.T) {
 		assert.NotContains(t, logs.String(), secret, "token in the logs")
 	}
 }
+
+// fakeLate is a fakeVisits whose sessions have all closed, and that starts late
+// recordings' retentions.
+type fakeLate struct {
+	fakeVisits
+	lateErr error
+	late    []workflows.RetentionInput
+}
+
+func (f *fakeLate) StartLateRetention(_ context.Context, rec workflows.Recording,
+	retain time.Duration) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lateErr != nil {
+		return "", f.lateErr
+	}
+	f.late = append(f.late, workflows.RetentionInput{Recording: rec, SessionID: "S",
+		Retain: retain})
+	return "S", nil
+}
+
+func recordingCompleted(at time.Time) []byte {
+	return fmt.Appendf(nil, `{"event":"recording.completed","event_ts":%d,
+"payload":{"account_id":"acc","object":{"id":81234567890,"uuid":"/ab//cd==",
+"host_id":"H","topic":"Telehealth session S","recording_files":[{"id":"file-1",
+"file_type":"MP4","file_size":10,
+"download_url":"https://zoom.us/rec/download/d1?access_token=qt-secret-4"}]}},
+"download_token":"dt-secret-5"}`, at.UnixMilli())
+}
+
+func TestLateRecordingCompletedStartsItsRetention(t *testing.T) {
+	f := &fakeLate{fakeVisits: fakeVisits{signalErr: api.ErrUnknownMeeting}}
+	var logs bytes.Buffer
+	h, err := api.New(api.Config{
+		APIKeys: []string{testKey}, CreateWait: time.Second, DefaultDuration: 30,
+		ZoomWebhookSecret: webhookSecret,
+		Policy:            workflows.Policy{RecordingRetention: 90 * 24 * time.Hour},
+	}, f, slog.New(slog.NewJSONHandler(&logs, nil)))
+	require.NoError(t, err)
+
+	// Temporal does not answer: the platform is asked to retry, and may.
+	f.lateErr = errors.New("frontend unavailable")
+	body := recordingCompleted(time.Now())
+	headers := signed(body, time.Now())
+	w := hook(h, body, headers)
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	require.Empty(t, f.late)
+
+	f.lateErr = nil
+	w = hook(h, body, headers)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "retention started")
+	require.Len(t, f.late, 1)
+	in := f.late[0]
+	assert.Equal(t, workflows.RecordingID("zoom", "/ab//cd=="), in.Recording.ID)
+	assert.Equal(t, "81234567890", in.Recording.MeetingID)
+	assert.Equal(t, 90*24*time.Hour, in.Retain, "the configured retention")
+	assert.Equal(t, "https://zoom.us/rec/download/d1", in.Recording.Files[0].DownloadURL)
+	sent, err := json.Marshal(in)
+	require.NoError(t, err)
+	for _, secret := range []string{"qt-secret-4", "dt-secret-5"} {
+		assert.NotContains(t, string(sent), secret, "token in the retention")
+		assert.NotContains(t, logs.String(), secret, "token in the logs")
+	}
+
+	// No session, open or closed, has the meeting: acknowledged, nothing started.
+	f.lateErr = api.ErrNotIndexed
+	body = recordingCompleted(time.Now().Add(time.Second))
+	w = hook(h, body, signed(body, time.Now()))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "unknown meeting")
+
+	// Other events for a closed session start nothing.
+	f.lateErr = nil
+	body = joined("81234567890", time.Now())
+	w = hook(h, body, signed(body, time.Now()))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "unknown meeting")
+	assert.Len(t, f.late, 1)
+}

@@ -90,3 +90,30 @@ func (d *Directory) StartRetention(ctx context.Context, taskQueue, workflowID st
 	}
 	return nil
 }
+
+// SessionOfMeeting returns the id of the session, open or closed, that has the
+// meeting, from its SessionId search attribute; ErrNotIndexed when none is known.
+func (d *Directory) SessionOfMeeting(ctx context.Context, meetingID string) (
+	string, error) {
+	if !meetingIDPattern.MatchString(meetingID) {
+		return "", ErrNotIndexed
+	}
+	query := fmt.Sprintf("%s = '%s'", workflows.MeetingIDAttr.GetName(), meetingID)
+	resp, err := d.Client.ListWorkflow(ctx,
+		&workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 1})
+	if err != nil {
+		return "", fmt.Errorf("find session of meeting: %w", err)
+	}
+	if len(resp.Executions) == 0 {
+		return "", ErrNotIndexed
+	}
+	fields := resp.Executions[0].GetSearchAttributes().GetIndexedFields()
+	var id string
+	if v, ok := fields[workflows.SessionIDAttr.GetName()]; ok {
+		_ = converter.GetDefaultDataConverter().FromPayload(v, &id)
+	}
+	if id == "" {
+		return "", errors.New("find session of meeting: no session id")
+	}
+	return id, nil
+}
