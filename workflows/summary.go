@@ -51,16 +51,52 @@ type Summary struct {
 	NoShow          bool             `json:"noShow"`
 	Cancellation    *Cancellation    `json:"cancellation,omitempty"`
 	// Recording is the recording's status as the platform reported it.
-	// TODO(#6): the recording's identity and encrypted reference, once the state
-	// keeps them (recording retention).
-	Recording  string          `json:"recording,omitempty"`
-	Deliveries []DeliveryEntry `json:"deliveries"`
+	Recording string `json:"recording,omitempty"`
+	// Recordings are the meeting's completed recordings, from the state.
+	Recordings []SummaryRecording `json:"recordings,omitempty"`
+	Deliveries []DeliveryEntry    `json:"deliveries"`
 	// PatientMasked is the patient's masked name; ProviderID the provider's key.
 	PatientMasked string `json:"patientMasked,omitempty"`
 	ProviderID    string `json:"providerId,omitempty"`
 	SOAP          SOAP   `json:"soap"`
 	// AsOf is the state's last change: open intervals count up to it.
 	AsOf time.Time `json:"asOf"`
+}
+
+// SummaryRecording is a completed recording as the summary names it: its opaque id,
+// its files and the retention that will delete it. The download references stay in
+// the session's state (and, encrypted, its history): the summary is a working copy
+// that gets pasted and printed.
+type SummaryRecording struct {
+	ID          string    `json:"id"`
+	Platform    string    `json:"platform"`
+	CompletedAt time.Time `json:"completedAt"`
+	// RetentionID is the workflow id of the recording's RecordingRetention.
+	RetentionID string                 `json:"retentionId"`
+	Files       []SummaryRecordingFile `json:"files"`
+}
+
+// SummaryRecordingFile is one file of a SummaryRecording, without its URL.
+type SummaryRecordingFile struct {
+	ID            string `json:"id"`
+	FileType      string `json:"fileType,omitempty"`
+	RecordingType string `json:"recordingType,omitempty"`
+	Size          int64  `json:"size,omitempty"`
+}
+
+// summaryRecordings names the state's recordings for the summary.
+func summaryRecordings(recs []Recording) []SummaryRecording {
+	var out []SummaryRecording
+	for _, r := range recs {
+		sr := SummaryRecording{ID: r.ID, Platform: r.Platform, CompletedAt: r.CompletedAt,
+			RetentionID: RetentionWorkflowID(r.ID), Files: []SummaryRecordingFile{}}
+		for _, f := range r.Files {
+			sr.Files = append(sr.Files, SummaryRecordingFile{ID: f.ID,
+				FileType: f.FileType, RecordingType: f.RecordingType, Size: f.Size})
+		}
+		out = append(out, sr)
+	}
+	return out
 }
 
 // RoleAttendance is one role's presence in the visit.
@@ -120,6 +156,7 @@ func BuildSummary(s State, notes phi.Text) Summary {
 		NoShow:          s.NoShow,
 		Cancellation:    s.Cancellation,
 		Recording:       att.Recording,
+		Recordings:      summaryRecordings(s.Recordings),
 		PatientMasked:   s.PatientMasked,
 		ProviderID:      s.ProviderID,
 		AsOf:            asOf,
@@ -246,6 +283,10 @@ func (s Summary) Text() string {
 	}
 	if s.Recording != "" {
 		line("Recording:       %s", s.Recording)
+	}
+	for _, r := range s.Recordings {
+		line("  %s: %s, %d file(s), completed %s, retention %s", r.ID, r.Platform,
+			len(r.Files), stamp(&r.CompletedAt), r.RetentionID)
 	}
 	line("")
 	line("Attendance")

@@ -218,3 +218,26 @@ func TestSummaryKeepsNotesAcrossContinueAsNew(t *testing.T) {
 	assert.Equal(t, 25, sum.BillableMinutes)
 	assert.True(t, sum.Attendance[2].Present, "the interpreter, from the first run")
 }
+
+func TestSummaryNamesTheRecordingsWithoutTheirURLs(t *testing.T) {
+	env, _ := newEnv()
+	mockStarter(env, 0)
+	done, rec := completedRecording("instance-A", 40*time.Minute)
+	playVisit(env, append(normalVisit(), step{delivered: 41 * time.Minute, event: done}))
+
+	sum, s := summaryAfter(t, env)
+
+	require.Len(t, s.Recordings, 1)
+	assert.Equal(t, "completed", sum.Recording)
+	assert.Equal(t, []workflows.SummaryRecording{{
+		ID: rec.ID, Platform: "zoom", CompletedAt: rec.CompletedAt,
+		RetentionID: workflows.RetentionWorkflowID(rec.ID),
+		Files: []workflows.SummaryRecordingFile{{ID: "f-instance-A", FileType: "MP4",
+			Size: 10}},
+	}}, sum.Recordings)
+	raw, err := json.Marshal(sum)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "rec/download", "no download reference")
+	assert.NotContains(t, string(raw), "meetingUuid", "no meeting uuid")
+	assert.Contains(t, sum.Text(), "  "+rec.ID+": zoom, 1 file(s), completed ")
+}
