@@ -31,7 +31,7 @@ type Person struct {
 // live is a meeting in progress: its instance and who is in it or waiting.
 type live struct {
 	instance string
-	started  time.Time // when the host started it; zero before
+	started  time.Time          // when the host started it; zero before
 	present  map[*Person]string // person → participant_uuid
 	waiting  map[*Person]string
 }
