@@ -276,3 +276,17 @@ func TestRetentionRetriesTheAuditAppendAndKeepsAFailureInItsResult(t *testing.T)
 	exists, _ := sb.Recording(recordedUUID)
 	assert.False(t, exists)
 }
+
+func TestRetentionFromBeforeTheAuditChangeAppendsNothing(t *testing.T) {
+	auditLog := &flakyAuditor{}
+	env, sb, _ := auditedRetentionEnv(t, auditLog)
+	sb.AddRecording(recordedUUID)
+	env.OnGetVersion("retention-audit", workflow.DefaultVersion, 1).
+		Return(workflow.DefaultVersion)
+	env.ExecuteWorkflow(workflows.RecordingRetentionWorkflow, retentionInput(time.Hour))
+	require.NoError(t, env.GetWorkflowError())
+	var s workflows.RetentionState
+	require.NoError(t, env.GetWorkflowResult(&s))
+	assert.Equal(t, workflows.RetentionDeleted, s.Status)
+	assert.Zero(t, auditLog.calls, "a run recorded before the change replays without it")
+}
