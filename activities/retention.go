@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/telehealth/sessions/internal/audit"
@@ -60,6 +61,8 @@ func (a *Activities) StartRetention(ctx context.Context, s RetentionStart) error
 // Auditor appends to the audit log (internal/audit).
 type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
+	// AppendOnce appends nothing when the entry is there already.
+	AppendOnce(ctx context.Context, e audit.Entry) (audit.Entry, error)
 }
 
 // Audit log entries of recording retention.
@@ -80,7 +83,7 @@ type RecordingDeletion struct {
 
 // AuditRecordingDeletion appends a recording's deletion to the audit log: actor
 // recording-retention, the session id, action "delete recording", and the outcome
-// "deleted <recording id>".
+// "deleted <recording id>". A retry appends it only if the first try did not.
 func (a *Activities) AuditRecordingDeletion(ctx context.Context, d RecordingDeletion) error {
 	if a.Audit == nil {
 		return temporal.NewNonRetryableApplicationError("no audit log",
@@ -90,14 +93,18 @@ func (a *Activities) AuditRecordingDeletion(ctx context.Context, d RecordingDele
 		return temporal.NewNonRetryableApplicationError("deletion without a recording id",
 			ErrTypeDeliveryRejected, errors.New("no recording id"))
 	}
-	_, err := a.Audit.Append(ctx, audit.Entry{
+	e := audit.Entry{
 		Time:      d.DeletedAt,
 		Actor:     AuditActorRetention,
 		SessionID: d.SessionID,
 		Action:    AuditActionDeleteRecording,
 		Outcome:   "deleted " + d.RecordingID,
-	})
-	if err != nil {
+	}
+	appendEntry := a.Audit.Append
+	if activity.GetInfo(ctx).Attempt > 1 {
+		appendEntry = a.Audit.AppendOnce
+	}
+	if _, err := appendEntry(ctx, e); err != nil {
 		return fmt.Errorf("audit deletion: %w", err)
 	}
 	return nil

@@ -231,10 +231,13 @@ func TestRetentionAppendsTheDeletionToTheAuditLog(t *testing.T) {
 	assert.Equal(t, 1, n)
 }
 
-// flakyAuditor refuses its first appends, as a database that is down would.
+// flakyAuditor refuses its first appends, as a database that is down would; with
+// lostAck, the first append goes through but its answer is lost.
 type flakyAuditor struct {
 	refusals int
+	lostAck  bool
 	calls    int
+	once     int // calls to AppendOnce
 	appended []audit.Entry
 }
 
@@ -244,7 +247,22 @@ func (f *flakyAuditor) Append(_ context.Context, e audit.Entry) (audit.Entry, er
 		return audit.Entry{}, errors.New("database is locked")
 	}
 	f.appended = append(f.appended, e)
+	if f.lostAck && f.calls == 1 {
+		return audit.Entry{}, errors.New("connection reset")
+	}
 	return e, nil
+}
+
+func (f *flakyAuditor) AppendOnce(ctx context.Context, e audit.Entry) (audit.Entry,
+	error) {
+	f.once++
+	for _, a := range f.appended {
+		if a.SessionID == e.SessionID && a.Action == e.Action && a.Outcome == e.Outcome {
+			f.calls++
+			return a, nil
+		}
+	}
+	return f.Append(ctx, e)
 }
 
 func TestRetentionRetriesTheAuditAppendAndKeepsAFailureInItsResult(t *testing.T) {
@@ -258,6 +276,16 @@ func TestRetentionRetriesTheAuditAppendAndKeepsAFailureInItsResult(t *testing.T)
 	assert.Empty(t, s.AuditError)
 	assert.Equal(t, 4, flaky.calls, "three refusals, then the append")
 	assert.Len(t, flaky.appended, 1)
+
+	// The first append went through, its answer did not: the retry finds it.
+	lost := &flakyAuditor{lostAck: true}
+	env, sb, _ = auditedRetentionEnv(t, lost)
+	sb.AddRecording(recordedUUID)
+	env.ExecuteWorkflow(workflows.RecordingRetentionWorkflow, retentionInput(time.Hour))
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, 2, lost.calls)
+	assert.Equal(t, 1, lost.once, "the retry appends once")
+	assert.Len(t, lost.appended, 1, "one entry")
 
 	// A log that never takes it: the recording is gone all the same, and the result
 	// says the entry is missing.

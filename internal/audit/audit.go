@@ -162,6 +162,17 @@ func (l *Log) q(query string) string {
 // Append records e after the last entry, chained to it. Appends are serialised: in
 // this process by a mutex, across processes on PostgreSQL by an advisory lock.
 func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
+	return l.append(ctx, e, false)
+}
+
+// AppendOnce is Append for a retried append whose first try may have gone through:
+// when an entry with e's session id, action and outcome is in the log already, it
+// returns that entry and appends nothing. It reads the whole log: for retries only.
+func (l *Log) AppendOnce(ctx context.Context, e Entry) (Entry, error) {
+	return l.append(ctx, e, true)
+}
+
+func (l *Log) append(ctx context.Context, e Entry, once bool) (Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -172,6 +183,12 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	if l.postgres {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(5005)"); err != nil {
 			return Entry{}, fmt.Errorf("audit: lock: %w", err)
+		}
+	}
+	if once {
+		found, ok, err := l.find(ctx, tx, e)
+		if err != nil || ok {
+			return found, err
 		}
 	}
 	e.Seq, e.PrevHash = 1, genesis
@@ -198,6 +215,27 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 		return Entry{}, fmt.Errorf("audit: commit: %w", err)
 	}
 	return e, nil
+}
+
+// find returns the first entry with e's session id, action and outcome, if any.
+func (l *Log) find(ctx context.Context, tx *sql.Tx, e Entry) (Entry, bool, error) {
+	var f Entry
+	var at string
+	err := tx.QueryRowContext(ctx, l.q(`SELECT seq, at, actor, client_ip, session_id,
+		action, outcome, prev_hash, hash, detail FROM audit_log
+		WHERE session_id = ? AND action = ? AND outcome = ? ORDER BY seq LIMIT 1`),
+		e.SessionID, e.Action, e.Outcome).Scan(&f.Seq, &at, &f.Actor, &f.ClientIP,
+		&f.SessionID, &f.Action, &f.Outcome, &f.PrevHash, &f.Hash, &f.Detail)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Entry{}, false, nil
+	case err != nil:
+		return Entry{}, false, fmt.Errorf("audit: find entry: %w", err)
+	}
+	if f.Time, err = time.Parse(time.RFC3339Nano, at); err != nil {
+		return Entry{}, false, fmt.Errorf("audit: entry %d: bad time", f.Seq)
+	}
+	return f, true, nil
 }
 
 // Each calls fn with every entry in order.

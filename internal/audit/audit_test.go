@@ -218,3 +218,32 @@ func TestOpenAddsDetailToALogWrittenBeforeIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 }
+
+func TestAppendOnceAppendsARetriedEntryOnce(t *testing.T) {
+	for name, l := range logs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			at := time.Date(2033, 1, 2, 3, 4, 5, 0, time.UTC)
+			e := audit.Entry{Time: at, Actor: "recording-retention", SessionID: "S-1",
+				Action: "delete recording", Outcome: "deleted rec-1"}
+			first, err := l.log.Append(ctx, e)
+			require.NoError(t, err)
+			_, err = l.log.Append(ctx, audit.Entry{Time: at, Actor: "k", SessionID: "S-1",
+				Action: audit.ActionView, Outcome: "200"})
+			require.NoError(t, err)
+
+			again, err := l.log.AppendOnce(ctx, e)
+			require.NoError(t, err)
+			assert.Equal(t, first, again, "the first try's entry")
+			other := e
+			other.Outcome = "deleted rec-2"
+			added, err := l.log.AppendOnce(ctx, other)
+			require.NoError(t, err)
+			assert.Equal(t, int64(3), added.Seq, "another recording is appended")
+
+			n, err := l.log.Verify(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 3, n)
+		})
+	}
+}
