@@ -316,6 +316,10 @@ func Vendors(acts *activities.Activities) metrics.VendorFunc {
 		"SendReminder":       reminders,
 		"PromoteNextInQueue": vendorOf(acts.Queue),
 		"SendToEHR":          vendorOf(acts.EHR),
+		"DeleteRecording":    vendorOf(acts.Video),
+		// Temporal itself, and the audit log's database.
+		"StartRetention":         "temporal",
+		"AuditRecordingDeletion": "audit",
 	}
 	return func(activity string) string {
 		if v, ok := byActivity[activity]; ok {

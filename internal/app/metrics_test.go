@@ -21,5 +21,8 @@ func TestVendorsNameEachActivitysComponent(t *testing.T) {
 	assert.Equal(t, "outbox", vendor("SendReminder"), "reminders go by mail without Reminders")
 	assert.Equal(t, "sessionlog", vendor("RecordSession"))
 	assert.Equal(t, "none", vendor("CreateMeeting"), "no platform configured")
+	assert.Equal(t, "none", vendor("DeleteRecording"), "no platform configured")
+	assert.Equal(t, "temporal", vendor("StartRetention"))
+	assert.Equal(t, "audit", vendor("AuditRecordingDeletion"))
 	assert.Equal(t, "unknown", vendor("NoSuchActivity"))
 }
