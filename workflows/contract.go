@@ -135,6 +135,9 @@ type Policy struct {
 	BufferMinutes   int           `json:"bufferMinutes"`
 	FollowUpDelay   time.Duration `json:"followUpDelay"`
 	SessionFeeCents int           `json:"sessionFeeCents"`
+	// NoShowFeeCents is what a no-show is billed; zero bills nothing (the billing
+	// delivery is skipped).
+	NoShowFeeCents int `json:"noShowFeeCents,omitempty"`
 	// PastTolerance is how far in the past a scheduled start may be.
 	PastTolerance time.Duration `json:"pastTolerance"`
 	// RecordingRetention is how long a recording is kept before it is deleted; zero

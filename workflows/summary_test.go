@@ -95,6 +95,13 @@ func TestSummaryAfterNoShow(t *testing.T) {
 	assert.False(t, sum.Attendance[1].Present)
 	assert.Contains(t, sum.SOAP.Objective, "did not attend")
 	assert.Equal(t, notes, sum.SOAP.Subjective)
+	// No no-show fee: nothing was billed, and the summary says so.
+	for _, d := range sum.Deliveries {
+		if d.Name == "billing" || d.Name == "followUp" {
+			assert.Equal(t, workflows.DeliverySkipped, d.Status, d.Name)
+		}
+	}
+	assert.Contains(t, sum.Text(), "billing:       skipped")
 }
 
 func TestSummaryAfterCancel(t *testing.T) {

@@ -704,10 +704,22 @@ func (v *visit) bill(ctx workflow.Context, noShow bool) {
 		req.AmountCents, req.NoShow, req.DurationMinutes = 0, true, 0
 		req.Description = "Telehealth no-show on " +
 			v.state.ScheduledStart.Format(time.DateOnly)
+		if workflow.GetVersion(ctx, noShowFeeChange, workflow.DefaultVersion, 1) == 1 {
+			req.AmountCents = v.in.Policy.NoShowFeeCents
+			if req.AmountCents == 0 {
+				v.state.Deliveries.Billing.Status = DeliverySkipped
+				return
+			}
+		}
 	}
 	v.deliver(ctx, "billing trigger", &v.state.Deliveries.Billing, recordOptions,
 		a.TriggerBilling, req)
 }
+
+// noShowFeeChange names, in workflow.GetVersion, billing a no-show the policy's
+// NoShowFeeCents, and not at all without one. Runs before it sent the billing module
+// an amount of 0, which M04 refuses.
+const noShowFeeChange = "no-show-fee"
 
 func (v *visit) followUp(ctx workflow.Context) {
 	b := v.in.Booking
@@ -724,7 +736,7 @@ func (v *visit) followUp(ctx workflow.Context) {
 }
 
 // noShow is the path of a patient who never came: staff are told, a running meeting is
-// ended, billing hears of a no-show, and there is no follow-up.
+// ended, the no-show fee is billed (none: nothing is), and there is no follow-up.
 func (v *visit) noShow(ctx workflow.Context) {
 	v.logger.Info("patient did not attend")
 	live := v.state.Attendance.Live

@@ -335,12 +335,12 @@ func TestNoShow(t *testing.T) {
 			s := result(t, env)
 			assert.Equal(t, workflows.StatusNoShow, s.Status)
 			assert.True(t, s.NoShow)
-			b := billing(t, c)
-			assert.True(t, b.NoShow)
-			assert.Zero(t, b.DurationMinutes)
-			assert.Zero(t, b.AmountCents)
-			assert.Equal(t, at(workflows.DefaultNoShowGrace), c.at["TriggerBilling"][0])
-			assert.Contains(t, events(c), "Telehealth patient did not attend")
+			// No no-show fee: nothing is billed, and nothing fails to be.
+			assert.Empty(t, c.at["TriggerBilling"])
+			assert.Equal(t, workflows.DeliverySkipped, s.Deliveries.Billing.Status)
+			assert.Equal(t, []string{"Telehealth session created",
+				"Telehealth patient did not attend"}, events(c), "no escalation")
+			assert.Equal(t, workflows.DeliverySent, s.Deliveries.StaffNotice.Status)
 			assert.Empty(t, c.at["TriggerFollowUp"])
 			assert.Equal(t, workflows.DeliverySkipped, s.Deliveries.FollowUp.Status)
 			if hostOpens {
@@ -351,6 +351,45 @@ func TestNoShow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoShowFee: with a no-show fee, M04 is charged that amount for a no-show, at
+// start + grace.
+func TestNoShowFee(t *testing.T) {
+	env, c := newEnv()
+	in := input()
+	in.Policy.NoShowFeeCents = 2500
+
+	env.ExecuteWorkflow(workflows.SessionLifecycle, in)
+
+	s := result(t, env)
+	assert.Equal(t, workflows.StatusNoShow, s.Status)
+	b := billing(t, c)
+	assert.Equal(t, 2500, b.AmountCents)
+	assert.True(t, b.NoShow)
+	assert.Zero(t, b.DurationMinutes)
+	assert.Equal(t, "Telehealth no-show on 2027-03-01", b.Description)
+	assert.Equal(t, at(workflows.DefaultNoShowGrace), c.at["TriggerBilling"][0])
+	assert.Equal(t, workflows.DeliverySent, s.Deliveries.Billing.Status)
+}
+
+// TestNoShowBeforeFee: a session recorded before the no-show-fee change keeps
+// sending a no-show to billing with amount 0, whatever its policy says.
+func TestNoShowBeforeFee(t *testing.T) {
+	env, c := newEnv()
+	env.OnGetVersion("no-show-fee", workflow.DefaultVersion, 1).
+		Return(workflow.DefaultVersion)
+	in := input()
+	in.Policy.NoShowFeeCents = 2500
+
+	env.ExecuteWorkflow(workflows.SessionLifecycle, in)
+
+	s := result(t, env)
+	assert.Equal(t, workflows.StatusNoShow, s.Status)
+	b := billing(t, c)
+	assert.True(t, b.NoShow)
+	assert.Zero(t, b.AmountCents)
+	assert.Equal(t, workflows.DeliverySent, s.Deliveries.Billing.Status)
 }
 
 func TestAutoEnd(t *testing.T) {
@@ -441,7 +480,7 @@ func TestRescheduleBeforeStart(t *testing.T) {
 	assert.Equal(t, newStart.Add(-time.Hour), c.at["SendReminder"][0])
 	s := result(t, env)
 	assert.Equal(t, workflows.StatusNoShow, s.Status)
-	assert.Equal(t, newStart.Add(workflows.DefaultNoShowGrace), c.at["TriggerBilling"][0])
+	assert.Equal(t, newStart.Add(workflows.DefaultNoShowGrace), s.UpdatedAt)
 }
 
 // TestCancelDuringReschedule sends a cancel while a reschedule waits for the platform:

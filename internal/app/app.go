@@ -87,6 +87,7 @@ func APIConfig(cfg config.Config) api.Config {
 			BufferMinutes:   cfg.BufferMinutes,
 			FollowUpDelay:   cfg.FollowUpDelay,
 			SessionFeeCents: cfg.SessionFeeCents,
+			NoShowFeeCents:  cfg.NoShowFeeCents,
 			PastTolerance:   5 * time.Minute,
 			Visit:           visitPolicy(cfg),
 			RecordingRetention: time.Duration(cfg.RecordingRetentionDays) *

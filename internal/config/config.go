@@ -41,6 +41,7 @@ type Config struct {
 	BufferMinutes   int           `env:"SESSION_BUFFER_MINUTES" envDefault:"5"`
 	FollowUpDelay   time.Duration `env:"FOLLOW_UP_DELAY" envDefault:"24h"`
 	SessionFeeCents int           `env:"SESSION_FEE_CENTS" envDefault:"0"`
+	NoShowFeeCents  int           `env:"NO_SHOW_FEE_CENTS" envDefault:"0"`
 	ClinicName      string        `env:"CLINIC_NAME" envDefault:"Our Clinic"`
 	ClinicPhone     string        `env:"CLINIC_PHONE"`
 
@@ -115,6 +116,10 @@ func (c Config) validate() error {
 	}
 	if c.SessionFeeCents < 0 {
 		bad("SESSION_FEE_CENTS must not be negative")
+	}
+	// The billing module's limits; 0 bills a no-show nothing.
+	if c.NoShowFeeCents < 0 || c.NoShowFeeCents > 100000 {
+		bad("NO_SHOW_FEE_CENTS must be from 0 to 100000")
 	}
 	if c.CreateWait <= 0 {
 		bad("SESSION_CREATE_WAIT must be positive")

@@ -23,6 +23,21 @@ func TestDefaults(t *testing.T) {
 	assert.False(t, cfg.APIKeyEnabled)
 }
 
+func TestNoShowFee(t *testing.T) {
+	cfg, err := config.FromMap(map[string]string{})
+	require.NoError(t, err)
+	assert.Zero(t, cfg.NoShowFeeCents, "a no-show is not billed by default")
+
+	cfg, err = config.FromMap(map[string]string{"NO_SHOW_FEE_CENTS": "2500"})
+	require.NoError(t, err)
+	assert.Equal(t, 2500, cfg.NoShowFeeCents)
+
+	for _, fee := range []string{"-1", "100001"} {
+		_, err := config.FromMap(map[string]string{"NO_SHOW_FEE_CENTS": fee})
+		assert.ErrorContains(t, err, "NO_SHOW_FEE_CENTS must be from 0 to 100000", fee)
+	}
+}
+
 func TestEveryProblemAtOnce(t *testing.T) {
 	_, err := config.FromMap(map[string]string{
 		"API_KEY_ENABLED":          "true",

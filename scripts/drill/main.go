@@ -15,12 +15,13 @@
 // three, and kills the worker again as the first visit bills.
 //
 // Then it counts: sessions started, completed, lost, meetings per booking, billing
-// triggers per session at the billing module and their figures against the visit
-// played, and side effects duplicated, and ends with the line
-// `started=N completed=N lost=N duplicated=N`. It exits 1 when a session is lost or
-// closes in the wrong status, a booking has other than one meeting, a session bills
-// other than once or for another time than its visit's, a side effect ran twice or
-// never, or a fault or outage was not seen.
+// triggers per attended session at the billing module and their figures against the
+// visit played, no-shows billed (none: the sessions have no no-show fee), and side
+// effects duplicated, and ends with the line `started=N completed=N lost=N
+// duplicated=N`. It exits 1 when a session is lost or closes in the wrong status, a
+// booking has other than one meeting, an attended session bills other than once or
+// for another time than its visit's, a no-show bills at all, a side effect ran twice
+// or never, or a fault or outage was not seen.
 package main
 
 import (

@@ -78,7 +78,7 @@ func Key(sessionID, kind string) string { return sessionID + "-" + kind }
 // documentation adds (session_duration, session_id). session_duration is the billed
 // duration, the minutes provider and patient were both in the visit; the booked
 // minutes and the visit's real start and end ride along, and no_show marks a visit the
-// patient never came to (amount 0).
+// patient never came to (amount: the clinic's no-show fee; without one, none is sent).
 type Billing struct {
 	Amount           int        `json:"amount"`
 	Currency         string     `json:"currency"`

@@ -64,8 +64,9 @@ func TestBillingCarriesTheRealVisit(t *testing.T) {
 	visit := billing(7500)
 	visit.DurationMinutes, visit.ScheduledMinutes = 22, 30
 	visit.ActualStart, visit.ActualEnd = &began, &ended
-	noShow := billing(0)
+	noShow := billing(2500) // the clinic's no-show fee
 	noShow.DurationMinutes, noShow.NoShow = 0, true
+	noShow.Description = "Telehealth no-show on 2027-03-01"
 
 	got := triggers.BillingPayload(visit, "")
 	assert.Equal(t, 22, got.SessionDuration, "billed on the real duration")
@@ -76,7 +77,27 @@ func TestBillingCarriesTheRealVisit(t *testing.T) {
 
 	got = triggers.BillingPayload(noShow, "")
 	assert.True(t, got.NoShow, "M04 is told the patient never came")
-	assert.Zero(t, got.Amount)
+	assert.Equal(t, 2500, got.Amount)
+	assert.Zero(t, got.SessionDuration)
+}
+
+// TestNoShowFeeWebhook: M04 takes a no-show's fee. (An amount of 0 it refuses for
+// good, see TestWebhookFailures: a no-show without a fee is not sent at all.)
+func TestNoShowFeeWebhook(t *testing.T) {
+	srv := vendortest.NewBilling(t, apiKey, secret)
+	tr := &triggers.Triggers{Billing: webhook(srv, "billing")}
+	noShow := billing(2500)
+	noShow.DurationMinutes, noShow.NoShow = 0, true
+	noShow.Description = "Telehealth no-show on 2027-03-01"
+
+	require.NoError(t, tr.TriggerBilling(t.Context(), noShow))
+	posts := srv.Posts()
+	require.Len(t, posts, 1)
+	var got triggers.Billing
+	require.NoError(t, json.Unmarshal(posts[0], &got))
+	assert.Equal(t, 2500, got.Amount)
+	assert.True(t, got.NoShow)
+	assert.Equal(t, "Telehealth no-show on 2027-03-01", got.Description)
 }
 
 func TestFollowUpWebhook(t *testing.T) {
