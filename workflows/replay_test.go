@@ -26,7 +26,9 @@ import (
 // (ehr-export). retention_pending.json is a recording's RecordingRetention, waiting;
 // retention_deleted_audited.json one started by the CLI with a 5 s retention (the
 // configuration allows a day at least), deleted and appended to the audit log
-// (retention-audit).
+// (retention-audit). visit_no_show.json is a no-show billed with amount 0, from before
+// no-show-fee; visit_no_show_v2.json one with no no-show fee (billing skipped) and
+// visit_no_show_fee.json one billed a fee of 2500, both under no-show-fee.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
