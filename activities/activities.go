@@ -96,11 +96,13 @@ type CreateMeetingInput struct {
 	Start           time.Time `json:"start"`
 	DurationMinutes int       `json:"durationMinutes"`
 	Timezone        string    `json:"timezone,omitempty"`
+	// MayExist says that an earlier try, in another activity, may have made it.
+	MayExist bool `json:"mayExist,omitempty"`
 }
 
-// CreateMeeting creates the session's meeting. An attempt after a failed one first
-// looks for a meeting that the failed attempt may have created, so that a booking never
-// gets two meetings. The platform's host start link is a credential that expires: it
+// CreateMeeting creates the session's meeting. An attempt after a failed one, or one
+// whose input says so, first looks for a meeting that an earlier try may have
+// created, so that a booking never gets two meetings. The platform's host start link is a credential that expires: it
 // is dropped here, before the result reaches the history, the session log or any
 // message, and replaced by the provider's launch link (empty without Launch).
 func (a *Activities) CreateMeeting(
@@ -112,7 +114,7 @@ func (a *Activities) CreateMeeting(
 		Start:           in.Start,
 		DurationMinutes: in.DurationMinutes,
 		Timezone:        in.Timezone,
-		MayExist:        activity.GetInfo(ctx).Attempt > 1,
+		MayExist:        in.MayExist || activity.GetInfo(ctx).Attempt > 1,
 	})
 	if err != nil {
 		return video.Meeting{}, classify(err)

@@ -228,7 +228,9 @@ type BookingTerms struct {
 // Links is what the CreateSession update returns: the session and its role-separated
 // meeting links.
 type Links struct {
-	SessionID       string         `json:"sessionId"`
+	SessionID string `json:"sessionId"`
+	// MeetingID is the platform's id of the meeting, for the API's webhooks.
+	MeetingID       string         `json:"meetingId,omitempty"`
 	MeetingURL      string         `json:"meetingUrl"`
 	ProviderURL     string         `json:"providerUrl"`
 	ScheduledStart  time.Time      `json:"scheduledStart"`
@@ -490,6 +492,7 @@ func (s State) Terms() BookingTerms {
 func (s State) Links() Links {
 	return Links{
 		SessionID:       s.SessionID,
+		MeetingID:       s.MeetingID,
 		MeetingURL:      s.MeetingURL,
 		ProviderURL:     s.ProviderURL,
 		ScheduledStart:  s.ScheduledStart,

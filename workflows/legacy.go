@@ -78,6 +78,10 @@ type lifecycle struct {
 	pending int
 	// failure is the error the session failed with, for the CreateSession update.
 	failure error
+	// holding collects search-attribute updates in held, for one upsert (see
+	// visit.flush), instead of upserting each at once. First-release runs never hold.
+	holding bool
+	held    []temporal.SearchAttributeUpdate
 }
 
 // clockSkew is how much later than the API's clock a worker's may run: the workflow
@@ -355,6 +359,7 @@ func (l *lifecycle) fail(ctx workflow.Context, cause error) error {
 	l.failure = cause
 	l.state.Failure = failureText(cause)
 	l.setStatus(ctx, StatusFailed)
+	l.flush(ctx)
 	l.logger.Error("session failed", "error", l.state.Failure)
 
 	// The workflow is about to fail: these run on a context that its end cannot cancel.
@@ -369,8 +374,25 @@ func (l *lifecycle) fail(ctx workflow.Context, cause error) error {
 func (l *lifecycle) setStatus(ctx workflow.Context, s Status) {
 	l.state.Status = s
 	l.state.UpdatedAt = workflow.Now(ctx)
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SessionStatusAttr.ValueSet(string(s))); err != nil {
+	l.upsert(ctx, SessionStatusAttr.ValueSet(string(s)))
+}
+
+// flush stops holding search-attribute updates and sets the held ones in one upsert.
+func (l *lifecycle) flush(ctx workflow.Context) {
+	held := l.held
+	l.holding, l.held = false, nil
+	if len(held) > 0 {
+		l.upsert(ctx, held...)
+	}
+}
+
+// upsert sets search attributes, or keeps them for the next flush while holding.
+func (l *lifecycle) upsert(ctx workflow.Context, u ...temporal.SearchAttributeUpdate) {
+	if l.holding {
+		l.held = append(l.held, u...)
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
 		l.logger.Warn("search attribute not updated", "error", err)
 	}
 }

@@ -92,12 +92,22 @@ func bareEnv() *testsuite.TestWorkflowEnvironment {
 
 // newEnv mocks every activity as succeeding and records when each ran.
 func newEnv() (*testsuite.TestWorkflowEnvironment, *calls) {
+	return newEnvMeeting(nil)
+}
+
+// newEnvMeeting is newEnv with create, when not nil, as the platform's CreateMeeting.
+func newEnvMeeting(
+	create func(activities.CreateMeetingInput) (video.Meeting, error),
+) (*testsuite.TestWorkflowEnvironment, *calls) {
 	env := bareEnv()
 	c := &calls{at: map[string][]time.Time{}, args: map[string][]any{}}
 
 	env.OnActivity(acts.CreateMeeting, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.CreateMeetingInput) (video.Meeting, error) {
+		func(_ context.Context, in activities.CreateMeetingInput) (video.Meeting, error) {
 			c.add(env, "CreateMeeting")
+			if create != nil {
+				return create(in)
+			}
 			return meeting, nil
 		})
 	env.OnActivity(acts.RecordSession, mock.Anything, mock.Anything).Return(

@@ -18,6 +18,7 @@ import (
 	"github.com/telehealth/sessions/activities"
 	"github.com/telehealth/sessions/internal/phi"
 	"github.com/telehealth/sessions/internal/session"
+	"github.com/telehealth/sessions/internal/video"
 )
 
 // changeOptions run a meeting change the caller waits for (reschedule): a few quick
@@ -53,6 +54,10 @@ const idle = 24 * time.Hour
 type visit struct {
 	*lifecycle
 	pol VisitPolicy
+	// lean runs are those of leanVersion.
+	lean bool
+	// timer is a lean run's timer for its next deadline.
+	timer deadlineTimer
 
 	events []VisitEvent
 	seen   map[string]bool
@@ -77,9 +82,9 @@ type visit struct {
 	nexts   workflow.ReceiveChannel
 }
 
-func visitLifecycle(ctx workflow.Context, in SessionInput) (State, error) {
+func visitLifecycle(ctx workflow.Context, in SessionInput, lean bool) (State, error) {
 	v := &visit{lifecycle: &lifecycle{in: in}, pol: in.Policy.Visit.withDefaults(),
-		seen: map[string]bool{}}
+		seen: map[string]bool{}, lean: lean}
 	if err := v.setup(ctx); err != nil {
 		return v.state, err
 	}
@@ -174,6 +179,8 @@ func (v *visit) setup(ctx workflow.Context) error {
 			return fmt.Errorf("register update %s: %w", h.name, err)
 		}
 	}
+	// A lean run's first task sets all its search attributes at once, in create.
+	v.holding = v.lean && v.in.Carried == nil
 	attrs := []temporal.SearchAttributeUpdate{
 		SessionIDAttr.ValueSet(v.state.SessionID),
 		SessionStatusAttr.ValueSet(string(v.state.Status)),
@@ -182,6 +189,10 @@ func (v *visit) setup(ctx workflow.Context) error {
 	}
 	if v.state.MeetingID != "" {
 		attrs = append(attrs, MeetingIDAttr.ValueSet(v.state.MeetingID))
+	}
+	if v.holding {
+		v.held = attrs
+		return nil
 	}
 	return workflow.UpsertTypedSearchAttributes(ctx, attrs...)
 }
@@ -229,14 +240,18 @@ func (v *visit) run(ctx workflow.Context) error {
 		if v.tooLong(ctx) {
 			return v.continueAsNew(ctx)
 		}
+		v.wake = false
+		if v.lean {
+			if err := v.await(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		wait := idle
 		if at, ok := v.nextDeadline(); ok {
 			wait = at.Sub(workflow.Now(ctx))
 		}
-		v.wake = false
 		if wait > 0 {
-			// TODO(#7): every pass starts a timer and a signal cancels it, two history
-			// events per platform event; keep one timer per deadline (versioned).
 			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool {
 				return v.wake || v.signals.Len() > 0 || v.nexts.Len() > 0
 			}); err != nil {
@@ -246,10 +261,52 @@ func (v *visit) run(ctx workflow.Context) error {
 	}
 }
 
+// deadlineTimer is the timer of one deadline of the visit loop.
+type deadlineTimer struct {
+	at     time.Time
+	fired  workflow.Future
+	cancel workflow.CancelFunc
+}
+
+// await waits for a signal, a wake-up or the next deadline. The timer of a deadline
+// that has not moved is kept from one pass to the next, so that a platform event costs
+// its signal and no timer.
+func (v *visit) await(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	at, ok := v.nextDeadline()
+	if ok && !at.After(now) {
+		return nil
+	}
+	t := &v.timer
+	if t.fired != nil && (t.fired.IsReady() || !ok || !t.at.Equal(at)) {
+		t.cancel()
+		t.fired = nil
+	}
+	if ok && t.fired == nil {
+		tctx, cancel := workflow.WithCancel(ctx)
+		t.at, t.cancel = at, cancel
+		t.fired = workflow.NewTimer(tctx, at.Sub(now))
+	}
+	return workflow.Await(ctx, func() bool {
+		return v.wake || v.signals.Len() > 0 || v.nexts.Len() > 0 ||
+			(t.fired != nil && t.fired.IsReady())
+	})
+}
+
 // create checks the booking and creates the meeting; done is true when the session
 // is over already (failed, or cancelled before its meeting was made).
 func (v *visit) create(ctx workflow.Context) (done bool, err error) {
+	done, err = v.createHeld(ctx)
+	v.flush(ctx)
+	return done, err
+}
+
+// createHeld is create while a lean run holds its search attributes: every path that
+// waits for more than the meeting flushes them first, so that the session can be found
+// while it waits.
+func (v *visit) createHeld(ctx workflow.Context) (done bool, err error) {
 	if v.in.CancelOnly {
+		v.flush(ctx)
 		// Started by a Cancel for a booking without a session: let its update run.
 		cancelled := func() bool { return v.state.Cancellation != nil }
 		if _, err := workflow.AwaitWithTimeout(ctx, time.Minute, cancelled); err != nil {
@@ -273,7 +330,7 @@ func (v *visit) create(ctx workflow.Context) (done bool, err error) {
 		return true, v.fail(ctx, temporal.NewNonRetryableApplicationError(
 			problems, ErrTypeInvalidBooking, nil))
 	}
-	meeting, err := v.createMeeting(ctx)
+	meeting, err := v.makeMeeting(ctx)
 	if err != nil && v.cancelPending {
 		v.finishCancel(ctx)
 		return true, nil
@@ -303,6 +360,48 @@ func (v *visit) create(ctx workflow.Context) (done bool, err error) {
 		v.reminded = true
 	}
 	return false, nil
+}
+
+// quickMeetingOptions give a lean run's meeting one try inside its first workflow
+// task, short enough not to hold that task up.
+var quickMeetingOptions = workflow.LocalActivityOptions{
+	ScheduleToCloseTimeout: 5 * time.Second,
+	RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+}
+
+// makeMeeting creates the meeting. A lean run first tries once by local activity, which
+// costs no round trip through the server; a try that fails in a way worth retrying
+// hands over to the retried activity of the first release, which first looks for the
+// meeting that try may have made.
+func (v *visit) makeMeeting(ctx workflow.Context) (video.Meeting, error) {
+	if !v.lean {
+		return v.createMeeting(ctx)
+	}
+	b := v.in.Booking
+	in := activities.CreateMeetingInput{
+		SessionID:       v.state.SessionID,
+		Start:           b.ScheduledStart,
+		DurationMinutes: b.DurationMinutes,
+		Timezone:        b.Timezone,
+		// A task tried again may follow one whose worker made the meeting and stopped.
+		MayExist: workflow.GetInfo(ctx).Attempt > 1,
+	}
+	var m video.Meeting
+	err := workflow.ExecuteLocalActivity(
+		workflow.WithLocalActivityOptions(ctx, quickMeetingOptions), a.CreateMeeting, in,
+	).Get(ctx, &m)
+	if app, ok := errors.AsType[*temporal.ApplicationError](err); err == nil ||
+		ok && app.NonRetryable() || temporal.IsCanceledError(err) {
+		return m, err
+	}
+	v.logger.Warn("meeting not created at once", "error", failureText(err))
+
+	// The session waits visibly from here.
+	v.flush(ctx)
+	in.MayExist = true
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, meetingOptions),
+		a.CreateMeeting, in).Get(ctx, &m)
+	return m, err
 }
 
 // emailProvider sends the provider their own link, beside the first release's
@@ -906,12 +1005,6 @@ func (v *visit) continueAsNew(ctx workflow.Context) error {
 	}
 	v.logger.Info("session continued as new", "events", len(v.events))
 	return workflow.NewContinueAsNewError(ctx, SessionLifecycle, in)
-}
-
-func (v *visit) upsert(ctx workflow.Context, u temporal.SearchAttributeUpdate) {
-	if err := workflow.UpsertTypedSearchAttributes(ctx, u); err != nil {
-		v.logger.Warn("search attribute not updated", "error", err)
-	}
 }
 
 // validateReschedule rejects, before anything reaches history, a reschedule that

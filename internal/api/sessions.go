@@ -106,6 +106,7 @@ func (t *Temporal) Create(
 	if err != nil {
 		return workflows.Links{}, updateError(err)
 	}
+	t.directory().Remember(links.MeetingID, id)
 	return links, nil
 }
 
@@ -177,20 +178,35 @@ func (t *Temporal) find(ctx context.Context, sessionID string) (
 	if !sessionIDPattern.MatchString(sessionID) {
 		return nil, ErrNotFound
 	}
-	resp, err := t.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+	req := &workflowservice.ListWorkflowExecutionsRequest{
 		// A run that continued as new is not the session's current state.
 		Query: fmt.Sprintf("%s = '%s' AND ExecutionStatus != 'ContinuedAsNew'",
 			workflows.SessionIDAttr.GetName(), sessionID),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
 	}
-	if len(resp.Executions) == 0 {
-		return nil, ErrNotFound
+	for attempt := 0; ; attempt++ {
+		resp, err := t.Client.ListWorkflow(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		if len(resp.Executions) > 0 {
+			// The run that carries this session id, not the booking's latest run.
+			return resp.Executions[0].Execution, nil
+		}
+		if attempt == 1 {
+			return nil, ErrNotFound
+		}
+		// The session's links reach its caller with the task that indexes it: a
+		// session created a moment ago may not be searchable yet.
+		select {
+		case <-time.After(visibilityLag):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	// The run that carries this session id, not the booking's latest run.
-	return resp.Executions[0].Execution, nil
 }
+
+// visibilityLag is how long a search that found no session waits to look once more.
+const visibilityLag = 300 * time.Millisecond
 
 // CountByStatus counts the sessions, open and closed, whose status is status.
 func (t *Temporal) CountByStatus(ctx context.Context, status string) (int64, error) {

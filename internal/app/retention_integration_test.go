@@ -64,8 +64,11 @@ func TestRecordingRetentionOnTheDevServer(t *testing.T) {
 		return nil
 	}
 	var listed map[string]any
-	require.Eventually(t, func() bool { listed = pending(); return listed != nil },
-		15*time.Second, 200*time.Millisecond, "retention not listed")
+	// Listed once started; its deletion time once its first task has set it.
+	require.Eventually(t, func() bool {
+		listed = pending()
+		return listed != nil && !strings.HasPrefix(listed["delete_at"].(string), "0001")
+	}, 15*time.Second, 200*time.Millisecond, "retention not listed")
 	deleteAt, err := time.Parse(time.RFC3339, listed["delete_at"].(string))
 	require.NoError(t, err)
 	assert.True(t, completed.AddDate(0, 0, 2555).Equal(deleteAt),

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -27,6 +28,10 @@ var ErrUnknownMeeting = errors.New("no open session has this meeting")
 // not caught up with it.
 var ErrNotIndexed = fmt.Errorf("%w: none found", ErrUnknownMeeting)
 
+// MaxCachedMeetings bounds a Directory's cache of meetings: the most recently used
+// ones stay, the others are searched for again.
+const MaxCachedMeetings = 20_000
+
 // Directory looks sessions up. It caches which workflow has which meeting: a meeting
 // keeps its session for life.
 type Directory struct {
@@ -35,7 +40,23 @@ type Directory struct {
 	// for a session whose meeting was made a moment ago; default 300 ms.
 	VisibilityLag time.Duration
 
-	meetings sync.Map // meeting id → workflow id
+	once  sync.Once
+	cache *lru.Cache[string, string] // meeting id → workflow id
+}
+
+// Remember records that a workflow has a meeting, as its creator learns it, so that
+// the meeting's first event needs no search.
+func (d *Directory) Remember(meetingID, workflowID string) {
+	if meetingIDPattern.MatchString(meetingID) && workflowID != "" {
+		d.meetings().Add(meetingID, workflowID)
+	}
+}
+
+func (d *Directory) meetings() *lru.Cache[string, string] {
+	d.once.Do(func() {
+		d.cache, _ = lru.New[string, string](MaxCachedMeetings) // fails on size <= 0 only
+	})
+	return d.cache
 }
 
 var (
@@ -52,7 +73,7 @@ func (d *Directory) SignalVisit(ctx context.Context, e workflows.VisitEvent) err
 	}
 	err = d.Client.SignalWorkflow(ctx, id, "", workflows.VisitEventSignal, e)
 	if _, ok := errors.AsType[*serviceerror.NotFound](err); ok {
-		d.meetings.Delete(e.MeetingID)
+		d.meetings().Remove(e.MeetingID)
 		return ErrUnknownMeeting
 	}
 	if err != nil {
@@ -66,8 +87,8 @@ func (d *Directory) workflowOf(ctx context.Context, meetingID string) (string, e
 	if !meetingIDPattern.MatchString(meetingID) {
 		return "", ErrUnknownMeeting
 	}
-	if id, ok := d.meetings.Load(meetingID); ok {
-		return id.(string), nil
+	if id, ok := d.meetings().Get(meetingID); ok {
+		return id, nil
 	}
 	query := fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'",
 		workflows.MeetingIDAttr.GetName(), meetingID)
@@ -79,7 +100,7 @@ func (d *Directory) workflowOf(ctx context.Context, meetingID string) (string, e
 		}
 		if len(resp.Executions) > 0 {
 			id := resp.Executions[0].Execution.WorkflowId
-			d.meetings.Store(meetingID, id)
+			d.meetings().Add(meetingID, id)
 			return id, nil
 		}
 		if attempt == 1 {
