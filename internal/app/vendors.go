@@ -104,7 +104,7 @@ func wireVendors(
 
 	logger.Info("side effects wired",
 		"session_log", kind(v.SheetsEnabled(), "sheets"),
-		"email", kind(v.SendGridEnabled(), "sendgrid"),
+		"mail", kind(v.SendGridEnabled(), "sendgrid"),
 		"sms", kind(v.TwilioEnabled(), "twilio"),
 		"staff", kind(v.StaffWebhookURL != "", v.StaffWebhookFormat),
 		"billing", targetKind(t.Billing), "follow_up", targetKind(t.FollowUp))
