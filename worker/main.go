@@ -9,6 +9,8 @@ import (
 	"syscall"
 	_ "time/tzdata" // patients' time zones, on machines without a zone database
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/telehealth/sessions/internal/app"
 	"github.com/telehealth/sessions/internal/temporalx"
 	"github.com/telehealth/sessions/workflows"
@@ -54,6 +56,8 @@ func run(ctx context.Context) error {
 		}
 	}
 
+	// Process-wide, and before the first worker.
+	worker.SetStickyWorkflowCacheSize(cfg.WorkerCacheSize)
 	w := app.NewWorker(tc, cfg.TaskQueue, acts, rt.Metrics.SideEffects(app.Vendors(acts)))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

@@ -162,12 +162,14 @@ func TestLocalPayloadKeyByDefault(t *testing.T) {
 func TestObservabilityAndTemporalTLSProblems(t *testing.T) {
 	_, err := config.FromMap(map[string]string{
 		"WORKER_METRICS_ADDR": "9464",
+		"WORKER_CACHE_SIZE":   "0",
 		"TEMPORAL_TLS_CERT":   "/nonexistent/client.pem",
 		"TEMPORAL_TLS_CA":     "/nonexistent/ca.pem",
 	})
 	require.Error(t, err)
 	for _, want := range []string{
 		"WORKER_METRICS_ADDR must be host:port",
+		"WORKER_CACHE_SIZE must be at least 1",
 		"TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together",
 		"TEMPORAL_TLS_CERT: stat /nonexistent/client.pem",
 		"TEMPORAL_TLS_CA: stat /nonexistent/ca.pem",

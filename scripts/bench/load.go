@@ -34,6 +34,7 @@ type stats struct {
 	ms       []float64 // latencies of the successful calls, sorted
 	errors   int
 	statuses map[int]int // failures by status, 0 for transport errors
+	firstErr error       // the first transport error, to tell what failed
 	elapsed  time.Duration
 }
 
@@ -92,6 +93,9 @@ func load(ctx context.Context, clients, n int, d time.Duration, fn call) (stats,
 				} else {
 					s.errors++
 					s.statuses[status]++
+					if s.firstErr == nil {
+						s.firstErr = err
+					}
 				}
 				mu.Unlock()
 			}

@@ -176,6 +176,9 @@ func engineFigures(ctx context.Context, o options, tc client.Client, f *figures)
 	f.trivialRate = s.rate()
 	fmt.Printf("trivial workflows: %d clients, %.1f/s over %s (%d errors)\n",
 		o.clients, f.trivialRate, o.trivial, s.errors)
+	if s.firstErr != nil {
+		fmt.Printf("  first error: %v\n", s.firstErr)
+	}
 	return nil
 }
 
