@@ -35,6 +35,8 @@ else
 		--db-filename "$DATA_DIR/temporal.db" \
 		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
 		--dynamic-config-value system.enableActivityEagerExecution=true \
+		--dynamic-config-value matching.numTaskqueueReadPartitions=1 \
+		--dynamic-config-value matching.numTaskqueueWritePartitions=1 \
 		--log-level warn >"$DATA_DIR/temporal.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 1 150); do

@@ -1,9 +1,12 @@
 package workflows_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
@@ -35,4 +38,48 @@ func TestMeetingTryHandsOverToTheRetriedActivity(t *testing.T) {
 	assert.Equal(t, meeting.ID, s.MeetingID)
 	assert.Equal(t, workflows.StatusCompleted, s.Status)
 	assert.Equal(t, 1, len(c.args["TriggerBilling"]))
+}
+
+// TestBusyVendorOnTheQuickTryGetsTheActivity: the patient's email fails its quick try
+// in a way worth retrying and is sent by its activity, once; the SMS, refused for
+// good on its quick try, is not tried again, and staff hear of it.
+func TestBusyVendorOnTheQuickTryGetsTheActivity(t *testing.T) {
+	env := bareEnv()
+	env.OnActivity(acts.CreateMeeting, mock.Anything, mock.Anything).Return(meeting, nil)
+	emails := 0
+	env.OnActivity(acts.SendInviteEmail, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.Invite) error {
+			emails++
+			if emails == 1 {
+				return temporal.NewApplicationError("email: status 503",
+					activities.ErrTypeDeliveryBusy)
+			}
+			return nil
+		})
+	texts := 0
+	env.OnActivity(acts.SendInviteSMS, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.Invite) error {
+			texts++
+			return temporal.NewNonRetryableApplicationError("sms: code 21614",
+				activities.ErrTypeDeliveryRejected, nil)
+		})
+	var notices []string
+	env.OnActivity(acts.NotifyStaff, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, n activities.Notice) error {
+			notices = append(notices, n.Event)
+			return nil
+		})
+	env.OnActivity(acts.RecordSession, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.TriggerFollowUp, mock.Anything, mock.Anything).Return(nil)
+	mockVisit(env, &calls{at: map[string][]time.Time{}, args: map[string][]any{}})
+	playVisit(env, normalVisit())
+	env.ExecuteWorkflow(workflows.SessionLifecycle, input())
+
+	s := result(t, env)
+	assert.Equal(t, 2, emails, "the quick try, then its activity")
+	assert.Equal(t, workflows.DeliverySent, s.Deliveries.PatientEmail.Status)
+	assert.Equal(t, 1, texts, "a refusal is not tried again")
+	assert.Equal(t, workflows.DeliveryFailed, s.Deliveries.PatientSMS.Status)
+	assert.Contains(t, notices, "Telehealth patient SMS failed")
 }

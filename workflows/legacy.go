@@ -82,6 +82,9 @@ type lifecycle struct {
 	// visit.flush), instead of upserting each at once. First-release runs never hold.
 	holding bool
 	held    []temporal.SearchAttributeUpdate
+	// quick makes deliver try each side effect once by local activity before its
+	// activity (see visit.createHeld). First-release runs never set it.
+	quick bool
 }
 
 // clockSkew is how much later than the API's clock a worker's may run: the workflow
@@ -290,11 +293,22 @@ func (l *lifecycle) deliver(
 	activity, arg any,
 ) {
 	d.Status = DeliveryPending
-	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, arg)
+	quick := l.quick
+	var f workflow.Future
+	if quick {
+		f = workflow.ExecuteLocalActivity(
+			workflow.WithLocalActivityOptions(ctx, quickOptions), activity, arg)
+	} else {
+		f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, arg)
+	}
 	l.pending++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { l.pending-- }()
 		err := f.Get(ctx, nil)
+		if quick && worthRetrying(err) {
+			err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts),
+				activity, arg).Get(ctx, nil)
+		}
 		now := workflow.Now(ctx)
 		d.At = &now
 		if err != nil {

@@ -353,6 +353,21 @@ func (v *visit) createHeld(ctx workflow.Context) (done bool, err error) {
 	v.state.Security = meeting.Security
 	v.setStatus(ctx, StatusScheduled)
 	v.logger.Info("meeting created", "meeting_id", meeting.ID, "platform", meeting.Platform)
+	if v.lean {
+		// The caller's links go with this task; the messages follow in the next, each
+		// tried once by local activity: a few history events instead of an activity's
+		// round trips each.
+		v.flush(ctx)
+		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+			return true, err
+		}
+		if v.cancelPending {
+			v.finishCancel(ctx)
+			return true, nil
+		}
+		v.quick = true
+		defer func() { v.quick = false }()
+	}
 	v.fanOut(ctx)
 	v.emailProvider(ctx)
 	if !workflow.Now(ctx).Before(v.reminderAt()) {
@@ -362,11 +377,20 @@ func (v *visit) createHeld(ctx workflow.Context) (done bool, err error) {
 	return false, nil
 }
 
-// quickMeetingOptions give a lean run's meeting one try inside its first workflow
-// task, short enough not to hold that task up.
-var quickMeetingOptions = workflow.LocalActivityOptions{
+// quickOptions give a lean run's meeting, and its first messages, one try by local
+// activity inside a workflow task, short enough not to hold that task up.
+var quickOptions = workflow.LocalActivityOptions{
 	ScheduleToCloseTimeout: 5 * time.Second,
 	RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+}
+
+// worthRetrying tells a quick try's failure that its activity should try again.
+func worthRetrying(err error) bool {
+	if err == nil || temporal.IsCanceledError(err) {
+		return false
+	}
+	app, ok := errors.AsType[*temporal.ApplicationError](err)
+	return !ok || !app.NonRetryable()
 }
 
 // makeMeeting creates the meeting. A lean run first tries once by local activity, which
@@ -388,10 +412,9 @@ func (v *visit) makeMeeting(ctx workflow.Context) (video.Meeting, error) {
 	}
 	var m video.Meeting
 	err := workflow.ExecuteLocalActivity(
-		workflow.WithLocalActivityOptions(ctx, quickMeetingOptions), a.CreateMeeting, in,
+		workflow.WithLocalActivityOptions(ctx, quickOptions), a.CreateMeeting, in,
 	).Get(ctx, &m)
-	if app, ok := errors.AsType[*temporal.ApplicationError](err); err == nil ||
-		ok && app.NonRetryable() || temporal.IsCanceledError(err) {
+	if !worthRetrying(err) {
 		return m, err
 	}
 	v.logger.Warn("meeting not created at once", "error", failureText(err))

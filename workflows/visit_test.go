@@ -202,7 +202,7 @@ func TestNormalVisit(t *testing.T) {
 
 	// The provider got their own link, in the fan-out.
 	require.Len(t, c.args["SendProviderEmail"], 1)
-	assert.Equal(t, start0, c.at["SendProviderEmail"][0])
+	assert.Equal(t, fanOutAt, c.at["SendProviderEmail"][0])
 	p := c.args["SendProviderEmail"][0].(activities.ProviderInvite)
 	assert.Equal(t, "dr.smith@clinic.example", p.ProviderEmail)
 	assert.Equal(t, meeting.HostURL, p.ProviderURL)

@@ -18,7 +18,8 @@ import (
 
 // TestLeanHistory plays a visit on the dev server and reads its history: the caller's
 // links come from the first workflow task, which makes the meeting by local activity
-// and sets the search attributes once, and the platform's events start no timers.
+// and sets the search attributes once; the messages go by local activity; and the
+// platform's events start no timers.
 func TestLeanHistory(t *testing.T) {
 	s := startVisitStack(t, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	bookingID := uniqueID("lean")
@@ -94,6 +95,14 @@ func TestLeanHistory(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, markers, "the meeting's local activity")
+
+	// The messages went by local activity, in the task after the answer.
+	for _, e := range events {
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			assert.NotContains(t, []string{"SendInviteEmail", "SendInviteSMS",
+				"SendProviderEmail"}, a.GetActivityType().GetName())
+		}
+	}
 
 	// The visit's events start no timers: those of the deadlines are kept.
 	signals := count(events, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)

@@ -197,8 +197,11 @@ func (s *DevServer) Restart(ctx context.Context) error {
 		"server", "start-dev", "--headless",
 		"--ip", "127.0.0.1", "--port", port,
 		"--db-filename", s.dbPath,
-		// The same pragmas as make run.
+		// The same pragmas and settings as make run.
 		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 		"--log-level", "warn",
 	}, s.extra...), nil, s.log)
 	if err != nil {

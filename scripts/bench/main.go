@@ -65,14 +65,10 @@ func main() {
 	flag.StringVar(&o.pg.User, "pg-user", cmp.Or(os.Getenv("PGUSER"), "postgres"),
 		"PostgreSQL user that may create databases")
 	o.pg.Password = os.Getenv("PGPASSWORD")
-	flag.Func("dynamic-config", "a dev server dynamic config key=value (repeatable)",
+	flag.Func("dynamic-config",
+		"a dev server dynamic config key=value beyond make run's (repeatable)",
 		func(v string) error { o.dynamic = append(o.dynamic, v); return nil })
 	flag.Parse()
-	if len(o.dynamic) == 0 {
-		// As make run starts it: activities dispatched eagerly to the worker that
-		// completes the workflow task, without a trip through matching.
-		o.dynamic = []string{"system.enableActivityEagerExecution=true"}
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

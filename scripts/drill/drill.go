@@ -314,8 +314,7 @@ func (d *drill) start(ctx context.Context) error {
 	base := "http://" + ln.Addr().String()
 	d.sandboxURL = base
 
-	d.srv, err = stack.StartDevServer(ctx, d.o.temporal, d.dir, "--dynamic-config-value",
-		"system.enableActivityEagerExecution=true")
+	d.srv, err = stack.StartDevServer(ctx, d.o.temporal, d.dir)
 	if err != nil {
 		return err
 	}
