@@ -29,9 +29,9 @@ import (
 // (retention-audit). visit_no_show.json is a no-show billed with amount 0, from before
 // no-show-fee; visit_no_show_v2.json one with no no-show fee (billing skipped) and
 // visit_no_show_fee.json one billed a fee of 2500, both under no-show-fee.
-// visit_completed_lean.json is a visit of the lean version
-// (live-visit 2): its meeting made by a local activity in the first task, a recording
-// kept and its retention started.
+// visit_completed_lean.json is a visit of the lean version (live-visit 2): its meeting
+// and first messages made by local activities, a recording kept and its retention
+// started; visit_no_show_lean.json a no-show of that version.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	require.NoError(t, err)
