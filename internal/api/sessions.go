@@ -103,6 +103,11 @@ func (t *Temporal) Create(
 		// Our wait ran out, not the caller's: the session goes on without us.
 		return workflows.Links{}, t.pending(ctx, id)
 	}
+	if _, ok := errors.AsType[*serviceerror.WorkflowNotReady](err); ok {
+		// The session's workflow task failed (a search attribute the server does not
+		// know yet, a worker's fault) and is being tried again: the session goes on.
+		return workflows.Links{}, t.pending(ctx, id)
+	}
 	if err != nil {
 		return workflows.Links{}, updateError(err)
 	}
