@@ -158,6 +158,9 @@ type booker struct {
 	http    *http.Client
 	start   time.Time
 	created atomic.Int64
+	// seq numbers the bookings across every phase, so that no phase repeats another's
+	// booking (a repeat answers from the running session and creates nothing).
+	seq atomic.Int64
 
 	mu       sync.Mutex
 	meetings []string // the created sessions' meeting ids
@@ -177,8 +180,9 @@ func newBooker(url string, clients int) *booker {
 	}
 }
 
-// create posts one booking and reads the answer.
-func (b *booker) create(ctx context.Context, i int) (int, error) {
+// create posts a new booking and reads the answer.
+func (b *booker) create(ctx context.Context, _ int) (int, error) {
+	i := int(b.seq.Add(1))
 	body, _ := json.Marshal(map[string]any{
 		"booking_id":       fmt.Sprintf("BENCH-%s-%06d", b.run, i),
 		"patient_email":    fmt.Sprintf("patient%d@example.com", i),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -194,7 +195,7 @@ func serviceFigures(
 	procs := []*stack.Proc{server, svc.Worker, svc.API}
 	b := newBooker(svc.URL, o.clients)
 	f.booker = b
-	if _, err := load(ctx, 1, 5, 0, b.create); err != nil { // warm-up
+	if err := warmUp(ctx, b); err != nil {
 		return err
 	}
 	var err error
@@ -374,4 +375,25 @@ func sideBySide(all []*figures) {
 		}
 		fmt.Println()
 	}
+}
+
+// warmUp creates sessions until five in a row are answered 200: a new server learns
+// the sessions' search attributes within seconds of their registration, and its first
+// sessions wait for that.
+func warmUp(ctx context.Context, b *booker) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for ok := 0; ok < 5; {
+		status, err := b.create(ctx, 0)
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("warm-up: no five sessions created in a row: %w", ctx.Err())
+		case err == nil && status == http.StatusOK:
+			ok++
+		default:
+			ok = 0
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
 }
