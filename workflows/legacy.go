@@ -78,8 +78,8 @@ type lifecycle struct {
 	pending int
 	// failure is the error the session failed with, for the CreateSession update.
 	failure error
-	// holding collects search-attribute updates in held, for one upsert (see
-	// visit.flush), instead of upserting each at once. First-release runs never hold.
+	// holding collects search-attribute updates in held, for one upsert (see flush),
+	// instead of upserting each at once. First-release runs never hold.
 	holding bool
 	held    []temporal.SearchAttributeUpdate
 	// quick makes deliver try each side effect once by local activity before its

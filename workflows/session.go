@@ -10,9 +10,9 @@ import (
 const visitChange = "live-visit"
 
 // leanVersion of visitChange makes the same visit with fewer history events: the
-// meeting is created by a local activity inside the first workflow task, the first
-// task's search attributes go in one upsert, and the visit loop keeps one timer per
-// deadline instead of one per pass.
+// meeting is created by a local activity inside the first workflow task, whose search
+// attributes go in one upsert; the first messages go by local activity in the next
+// task; and the visit loop keeps one timer per deadline instead of one per pass.
 const leanVersion = 2
 
 // SessionLifecycle carries one booked session from its meeting's creation through the
