@@ -393,6 +393,10 @@ func worthRetrying(err error) bool {
 	return !ok || !app.NonRetryable()
 }
 
+// firstTaskStarted is the event id of a run's first WorkflowTaskStarted, when nothing
+// came before it.
+const firstTaskStarted = 3
+
 // makeMeeting creates the meeting. A lean run first tries once by local activity, which
 // costs no round trip through the server; a try that fails in a way worth retrying
 // hands over to the retried activity of the first release, which first looks for the
@@ -407,8 +411,10 @@ func (v *visit) makeMeeting(ctx workflow.Context) (video.Meeting, error) {
 		Start:           b.ScheduledStart,
 		DurationMinutes: b.DurationMinutes,
 		Timezone:        b.Timezone,
-		// A task tried again may follow one whose worker made the meeting and stopped.
-		MayExist: workflow.GetInfo(ctx).Attempt > 1,
+		// The first task starts at event 3. A later start is this task tried again
+		// (its worker may have made the meeting and stopped) or follows early events:
+		// either way, look first.
+		MayExist: workflow.GetInfo(ctx).GetCurrentHistoryLength() > firstTaskStarted,
 	}
 	var m video.Meeting
 	err := workflow.ExecuteLocalActivity(
