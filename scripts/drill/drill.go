@@ -68,17 +68,24 @@ type drill struct {
 	visits map[string]*visit
 }
 
-// calls counts the platform's answers to create-meeting calls by status.
+// calls counts the platform's answers to create-meeting calls by status, and tells
+// arrived of each call as it arrives (n counts from 1).
 type calls struct {
 	mu       sync.Mutex
 	byStatus map[int]int
+	arrivals atomic.Int64
+	arrived  func(n int)
 }
 
 func (c *calls) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		create := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/meetings")
+		if create && c.arrived != nil {
+			c.arrived(int(c.arrivals.Add(1)))
+		}
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/meetings") {
+		if create {
 			c.mu.Lock()
 			if c.byStatus == nil {
 				c.byStatus = map[int]int{}
@@ -179,13 +186,13 @@ func (d *drill) run(ctx context.Context) (*result, error) {
 	}
 
 	// Faults on the first creates: each create call pops the next one.
+	d.sb.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{Delay: 3 * callTimeout})
 	d.sb.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{Status: 503, Code: 503})
 	d.sb.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{
 		Status: 429, Code: 429, RetryAfter: "1",
 		Message: "You have exceeded the daily rate limit"})
-	d.sb.InjectNext(sandbox.CreateMeeting, 2, sandbox.Fault{Delay: 3 * callTimeout})
-	d.step("faults queued on create meeting: 2x 503, 2x 429 Retry-After: 1, "+
-		"2x success after the client's %s timeout", callTimeout)
+	d.step("faults queued on create meeting: 2x success after the client's %s timeout, "+
+		"2x 503, 2x 429 Retry-After: 1", callTimeout)
 
 	ids, err := d.create(ctx)
 	if err != nil {
@@ -447,6 +454,19 @@ func (d *drill) create(ctx context.Context) ([]string, error) {
 		crash            sync.Once
 		wg               sync.WaitGroup
 	)
+	// The worker dies while the platform holds its answer to the first create, which
+	// succeeds after the client's timeout: the meeting exists, and the worker that
+	// takes the session over must find it rather than make another.
+	d.calls.arrived = func(n int) {
+		if n == 1 {
+			crash.Do(func() {
+				wg.Go(func() {
+					time.Sleep(callTimeout / 5)
+					d.crashWorker()
+				})
+			})
+		}
+	}
 	d.step("creating %d sessions with %d clients", d.o.sessions, d.o.clients)
 	for range d.o.clients {
 		wg.Go(func() {
@@ -454,9 +474,6 @@ func (d *drill) create(ctx context.Context) ([]string, error) {
 				i := int(next.Add(1)) - 1
 				if i >= d.o.sessions || ctx.Err() != nil {
 					return
-				}
-				if i == d.o.sessions/2 {
-					crash.Do(func() { wg.Go(d.crashWorker) })
 				}
 				in := d.input(run, i)
 				ids[i] = workflows.WorkflowID(in.Booking.BookingID)

@@ -5,7 +5,8 @@
 // take an idempotency key once). It starts sessions through the API's own engine code
 // (api.Temporal) with a lifecycle shortened to seconds, and makes the platform answer
 // 5xx, 429 with Retry-After, and succeed only after the client's timeout. It kills
-// the worker with SIGKILL half way through the creates.
+// the worker with SIGKILL while the platform holds back its answer to a create that
+// has made the meeting.
 //
 // Every other session is attended: the drill plays its visit on the sandbox (POST
 // /sandbox/meetings/{id}/start, wait, admit, then end), whose signed events reach the
