@@ -70,8 +70,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer closeGuard()
-	sessions := api.NewReporting(&api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue},
-		rt.Codec.DataConverter())
+	sessions := api.NewReporting(&api.Temporal{Client: tc, TaskQueue: cfg.TaskQueue,
+		Converter: rt.Codec.DataConverter()}, rt.Codec.DataConverter())
 	if err := rt.Metrics.Register(metrics.NewSessionsByStatus(sessions.CountByStatus,
 		statuses, 15*time.Second)); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/telehealth/sessions/internal/visits"
@@ -61,6 +62,9 @@ func (e *PendingError) Error() string {
 type Temporal struct {
 	Client    client.Client
 	TaskQueue string
+	// Converter reads what a session was started with (the client's own data
+	// converter); without one, a booking no worker has taken yet is not checked.
+	Converter converter.DataConverter
 
 	dirOnce sync.Once
 	dir     *visits.Directory
@@ -101,12 +105,12 @@ func (t *Temporal) Create(
 	var waited *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	if err != nil && (wctx.Err() != nil || errors.As(err, &waited)) && ctx.Err() == nil {
 		// Our wait ran out, not the caller's: the session goes on without us.
-		return workflows.Links{}, t.pending(ctx, id)
+		return workflows.Links{}, t.pending(ctx, id, terms)
 	}
 	if _, ok := errors.AsType[*serviceerror.WorkflowNotReady](err); ok {
 		// The session's workflow task failed (a search attribute the server does not
 		// know yet, a worker's fault) and is being tried again: the session goes on.
-		return workflows.Links{}, t.pending(ctx, id)
+		return workflows.Links{}, t.pending(ctx, id, terms)
 	}
 	if err != nil {
 		return workflows.Links{}, updateError(err)
@@ -132,8 +136,14 @@ func (t *Temporal) withStart(
 
 // pending reports a session still being created, with its id, which the server can
 // tell without a worker. When the server cannot even show the workflow, nothing is
-// known to have started: the engine is unavailable.
-func (t *Temporal) pending(ctx context.Context, workflowID string) error {
+// known to have started: the engine is unavailable. A booking that no worker has
+// taken yet is checked here, as the workflow would check it: other terms than those
+// it was started with are a conflict.
+func (t *Temporal) pending(
+	ctx context.Context,
+	workflowID string,
+	terms workflows.BookingTerms,
+) error {
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	d, err := t.Client.DescribeWorkflowExecution(dctx, workflowID, "")
@@ -141,8 +151,38 @@ func (t *Temporal) pending(ctx context.Context, workflowID string) error {
 		return fmt.Errorf("%w: describe session: %w", ErrUnavailable, err)
 	}
 	info := d.GetWorkflowExecutionInfo()
+	runID := info.GetExecution().GetRunId()
+	if started, ok := t.untakenTerms(dctx, workflowID, runID); ok && terms.Conflicts(started) {
+		return ErrConflict
+	}
 	first := cmp.Or(info.GetFirstRunId(), info.GetExecution().GetRunId())
 	return &PendingError{SessionID: workflows.SessionID(info.GetStartTime().AsTime(), first)}
+}
+
+// untakenTerms reads the terms a run was started with, when no worker has completed a
+// task of it yet; ok is false otherwise, or when they cannot be read.
+func (t *Temporal) untakenTerms(ctx context.Context, workflowID, runID string) (
+	terms workflows.BookingTerms, ok bool) {
+	if t.Converter == nil {
+		return terms, false
+	}
+	var in workflows.SessionInput
+	iter := t.Client.GetWorkflowHistory(ctx, workflowID, runID, false,
+		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil || e.EventType == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			return terms, false // taken: the workflow's own check answers
+		}
+		if a := e.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+			if err := t.Converter.FromPayloads(a.GetInput(), &in); err != nil {
+				return terms, false
+			}
+		}
+	}
+	b := in.Booking
+	return workflows.BookingTerms{ScheduledStart: b.ScheduledStart,
+		DurationMinutes: b.DurationMinutes, Fingerprint: b.Fingerprint()}, b.BookingID != ""
 }
 
 // fromClosed answers a booking whose session has already completed: the same terms get

@@ -331,7 +331,8 @@ func TestNoWorkerAnswers202InsteadOfHanging(t *testing.T) {
 	cfg, err := config.FromMap(map[string]string{"SESSION_CREATE_WAIT": "300ms"})
 	require.NoError(t, err)
 	h, err := api.New(app.APIConfig(cfg),
-		&api.Temporal{Client: temporalClient, TaskQueue: uniqueID("idle")},
+		&api.Temporal{Client: temporalClient, TaskQueue: uniqueID("idle"),
+			Converter: testCodec.DataConverter()},
 		slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
@@ -339,12 +340,21 @@ func TestNoWorkerAnswers202InsteadOfHanging(t *testing.T) {
 	s := &stack{api: srv}
 
 	// Without the API's own deadline this would wait for the caller to give up.
-	code, body := s.post(t, booking(uniqueID("IDLE"), time.Now().Add(time.Hour), 30))
+	id, start := uniqueID("IDLE"), time.Now().Add(time.Hour)
+	code, body := s.post(t, booking(id, start, 30))
 
 	assert.Equal(t, http.StatusAccepted, code, body)
 	assert.Contains(t, body["message"], "post the same request again")
-	assert.Regexp(t, `^SESSION-[0-9]+-[0-9a-z]{6}$`,
-		body["data"].(map[string]any)["session_id"], "the server tells the id")
+	sessionID := body["data"].(map[string]any)["session_id"]
+	assert.Regexp(t, `^SESSION-[0-9]+-[0-9a-z]{6}$`, sessionID, "the server tells the id")
+
+	// No worker has checked the booking yet; the API does: the same terms are the
+	// same pending session, other terms a conflict.
+	code, body = s.post(t, booking(id, start, 30))
+	assert.Equal(t, http.StatusAccepted, code, body)
+	assert.Equal(t, sessionID, body["data"].(map[string]any)["session_id"])
+	code, body = s.post(t, booking(id, start, 45))
+	assert.Equal(t, http.StatusConflict, code, body)
 }
 
 func TestEngineDownIsA503NotAnAcceptance(t *testing.T) {
