@@ -307,10 +307,11 @@ func unavailable(err error) bool {
 		late     *serviceerror.DeadlineExceeded
 		busy     *serviceerror.ResourceExhausted
 		noWorker *client.WorkflowUpdateServiceTimeoutOrCanceledError
+		notReady *serviceerror.WorkflowNotReady
 	)
 	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.As(err, &down) || errors.As(err, &late) || errors.As(err, &busy) ||
-		errors.As(err, &noWorker)
+		errors.As(err, &noWorker) || errors.As(err, &notReady)
 }
 
 // deadline bounds every request, so that an engine that does not answer costs a caller

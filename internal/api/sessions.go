@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -68,6 +69,23 @@ type Temporal struct {
 
 	dirOnce sync.Once
 	dir     *visits.Directory
+	// created remembers, by session id, the workflow of each session this API has
+	// told its caller of: a session that no worker has taken yet cannot be searched
+	// for, and its caller was told to follow it by its id.
+	created *lru.Cache[string, string]
+}
+
+// maxRemembered bounds the sessions a Temporal remembers by id.
+const maxRemembered = 10_000
+
+func (t *Temporal) remember(sessionID, workflowID string) {
+	t.dirOnce.Do(t.init)
+	t.created.Add(sessionID, workflowID)
+}
+
+func (t *Temporal) init() {
+	t.dir = &visits.Directory{Client: t.Client}
+	t.created, _ = lru.New[string, string](maxRemembered) // fails on size <= 0 only
 }
 
 // Create sends the CreateSession update with start: one round trip starts the workflow
@@ -116,6 +134,7 @@ func (t *Temporal) Create(
 		return workflows.Links{}, updateError(err)
 	}
 	t.directory().Remember(links.MeetingID, id)
+	t.remember(links.SessionID, id)
 	return links, nil
 }
 
@@ -155,8 +174,10 @@ func (t *Temporal) pending(
 	if started, ok := t.untakenTerms(dctx, workflowID, runID); ok && terms.Conflicts(started) {
 		return ErrConflict
 	}
-	first := cmp.Or(info.GetFirstRunId(), info.GetExecution().GetRunId())
-	return &PendingError{SessionID: workflows.SessionID(info.GetStartTime().AsTime(), first)}
+	first := cmp.Or(info.GetFirstRunId(), runID)
+	sessionID := workflows.SessionID(info.GetStartTime().AsTime(), first)
+	t.remember(sessionID, workflowID)
+	return &PendingError{SessionID: sessionID}
 }
 
 // untakenTerms reads the terms a run was started with, when no worker has completed a
@@ -238,7 +259,7 @@ func (t *Temporal) find(ctx context.Context, sessionID string) (
 			return resp.Executions[0].Execution, nil
 		}
 		if attempt == 1 {
-			return nil, ErrNotFound
+			return t.remembered(sessionID)
 		}
 		// The session's links reach its caller with the task that indexes it: a
 		// session created a moment ago may not be searchable yet.
@@ -248,6 +269,16 @@ func (t *Temporal) find(ctx context.Context, sessionID string) (
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// remembered is the workflow of a session this API created and search does not show
+// yet; its latest run, which is the session's until a worker has taken it.
+func (t *Temporal) remembered(sessionID string) (*commonpb.WorkflowExecution, error) {
+	t.dirOnce.Do(t.init)
+	if id, ok := t.created.Get(sessionID); ok {
+		return &commonpb.WorkflowExecution{WorkflowId: id}, nil
+	}
+	return nil, ErrNotFound
 }
 
 // visibilityLag is how long a search that found no session waits to look once more.

@@ -273,7 +273,7 @@ func (t *Temporal) WaitingRoom(ctx context.Context, providerID string) (
 }
 
 func (t *Temporal) directory() *visits.Directory {
-	t.dirOnce.Do(func() { t.dir = &visits.Directory{Client: t.Client} })
+	t.dirOnce.Do(t.init)
 	return t.dir
 }
 

@@ -355,6 +355,10 @@ func TestNoWorkerAnswers202InsteadOfHanging(t *testing.T) {
 	assert.Equal(t, sessionID, body["data"].(map[string]any)["session_id"])
 	code, body = s.post(t, booking(id, start, 45))
 	assert.Equal(t, http.StatusConflict, code, body)
+
+	// Followed by its id, as the 202 said: not a 404, but not ready either.
+	code, body = s.get(t, "/sessions/"+sessionID.(string))
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
 }
 
 func TestEngineDownIsA503NotAnAcceptance(t *testing.T) {
