@@ -20,7 +20,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		// The container's health check: the metrics server answers while the worker
 		// runs.
-		os.Exit(app.Probe(app.LoopbackURL(os.Getenv("WORKER_METRICS_ADDR"), "/metrics")))
+		addr := os.Getenv("WORKER_METRICS_ADDR")
+		if addr == "" {
+			fmt.Fprintln(os.Stderr, "healthcheck: WORKER_METRICS_ADDR is not set: "+
+				"the worker serves nothing to check")
+			os.Exit(1)
+		}
+		os.Exit(app.Probe(app.LoopbackURL(addr, "/metrics")))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
