@@ -67,8 +67,8 @@ type Temporal struct {
 	// converter); without one, a booking no worker has taken yet is not checked.
 	Converter converter.DataConverter
 
-	dirOnce sync.Once
-	dir     *visits.Directory
+	once sync.Once
+	dir  *visits.Directory
 	// created remembers, by session id, the workflow of each session this API has
 	// told its caller of: a session that no worker has taken yet cannot be searched
 	// for, and its caller was told to follow it by its id.
@@ -79,11 +79,12 @@ type Temporal struct {
 const maxRemembered = 10_000
 
 func (t *Temporal) remember(sessionID, workflowID string) {
-	t.dirOnce.Do(t.init)
+	t.once.Do(t.prepare)
 	t.created.Add(sessionID, workflowID)
 }
 
-func (t *Temporal) init() {
+// prepare makes the directory and the memory of created sessions, once.
+func (t *Temporal) prepare() {
 	t.dir = &visits.Directory{Client: t.Client}
 	t.created, _ = lru.New[string, string](maxRemembered) // fails on size <= 0 only
 }
@@ -274,7 +275,7 @@ func (t *Temporal) find(ctx context.Context, sessionID string) (
 // remembered is the workflow of a session this API created and search does not show
 // yet; its latest run, which is the session's until a worker has taken it.
 func (t *Temporal) remembered(sessionID string) (*commonpb.WorkflowExecution, error) {
-	t.dirOnce.Do(t.init)
+	t.once.Do(t.prepare)
 	if id, ok := t.created.Get(sessionID); ok {
 		return &commonpb.WorkflowExecution{WorkflowId: id}, nil
 	}

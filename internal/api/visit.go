@@ -273,7 +273,7 @@ func (t *Temporal) WaitingRoom(ctx context.Context, providerID string) (
 }
 
 func (t *Temporal) directory() *visits.Directory {
-	t.dirOnce.Do(t.init)
+	t.once.Do(t.prepare)
 	return t.dir
 }
 
