@@ -261,6 +261,14 @@ func (v *visit) run(ctx workflow.Context) error {
 	}
 }
 
+// takes reports whether this run takes the change named, one of version 1 of
+// visitChange's (each its own workflow.GetVersion, at most version 1). A lean run was
+// started after all of them and takes each without a marker and a search-attribute
+// upsert of its own; a change made after the lean version must ask GetVersion itself.
+func (v *visit) takes(ctx workflow.Context, change string) bool {
+	return v.lean || workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) == 1
+}
+
 // deadlineTimer is the timer of one deadline of the visit loop.
 type deadlineTimer struct {
 	at     time.Time
@@ -518,8 +526,7 @@ var retentionStartOptions = workflow.ActivityOptions{
 // the recording, so that a redelivered event, a retried start or a second run of the
 // session cannot start a second one. It outlives the session.
 func (v *visit) retain(ctx workflow.Context, rec Recording) {
-	if workflow.GetVersion(ctx, retentionChange, workflow.DefaultVersion, 1) ==
-		workflow.DefaultVersion {
+	if !v.takes(ctx, retentionChange) {
 		return
 	}
 	for _, r := range v.state.Recordings {
@@ -533,8 +540,7 @@ func (v *visit) retain(ctx workflow.Context, rec Recording) {
 		SessionID: v.state.SessionID,
 		Retain:    v.in.Policy.RecordingRetention,
 	}
-	if workflow.GetVersion(ctx, retentionStartChange, workflow.DefaultVersion, 1) ==
-		workflow.DefaultVersion {
+	if !v.takes(ctx, retentionStartChange) {
 		v.retainAsChild(ctx, in)
 		return
 	}
@@ -601,7 +607,7 @@ func (v *visit) refresh(ctx workflow.Context) {
 	if entered || stays > v.noticedStays {
 		// A stay that began and ended between two looks is noticed too.
 		notify := entered
-		if workflow.GetVersion(ctx, noticeChange, workflow.DefaultVersion, 1) == 1 {
+		if v.takes(ctx, noticeChange) {
 			notify = stays > v.noticedStays
 		}
 		v.noticedStays = stays
@@ -796,7 +802,7 @@ func (v *visit) finish(ctx workflow.Context, end time.Time) {
 		end = workflow.Now(ctx)
 	}
 	v.closedAt = &end
-	if workflow.GetVersion(ctx, followUpChange, workflow.DefaultVersion, 1) == 1 {
+	if v.takes(ctx, followUpChange) {
 		now := workflow.Now(ctx)
 		v.endedAt = &now
 	}
@@ -832,7 +838,7 @@ func (v *visit) bill(ctx workflow.Context, noShow bool) {
 		req.AmountCents, req.NoShow, req.DurationMinutes = 0, true, 0
 		req.Description = "Telehealth no-show on " +
 			v.state.ScheduledStart.Format(time.DateOnly)
-		if workflow.GetVersion(ctx, noShowFeeChange, workflow.DefaultVersion, 1) == 1 {
+		if v.takes(ctx, noShowFeeChange) {
 			req.AmountCents = v.in.Policy.NoShowFeeCents
 			if req.AmountCents == 0 {
 				v.state.Deliveries.Billing.Status = DeliverySkipped
@@ -925,7 +931,7 @@ const ehrChange = "ehr-export"
 // exportEHR sends the session's Appointment and Encounter to the EHR once, from the
 // state as it is now; without an EHR configured the delivery is skipped.
 func (v *visit) exportEHR(ctx workflow.Context) {
-	if workflow.GetVersion(ctx, ehrChange, workflow.DefaultVersion, 1) != 1 {
+	if !v.takes(ctx, ehrChange) {
 		return
 	}
 	d := &v.state.Deliveries.EHR

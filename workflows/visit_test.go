@@ -377,6 +377,8 @@ func TestNoShowFee(t *testing.T) {
 // sending a no-show to billing with amount 0, whatever its policy says.
 func TestNoShowBeforeFee(t *testing.T) {
 	env, c := newEnv()
+	// A live visit of version 1, before the lean version took every change.
+	env.OnGetVersion("live-visit", workflow.DefaultVersion, 2).Return(workflow.Version(1))
 	env.OnGetVersion("no-show-fee", workflow.DefaultVersion, 1).
 		Return(workflow.DefaultVersion)
 	in := input()

@@ -104,6 +104,15 @@ func TestLeanHistory(t *testing.T) {
 		}
 	}
 
+	// One version marker, the lean version's own: it takes the changes before it.
+	versions := 0
+	for _, e := range events {
+		if e.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
+			versions++
+		}
+	}
+	assert.Equal(t, 1, versions, "version markers")
+
 	// The visit's events start no timers: those of the deadlines are kept.
 	signals := count(events, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
 	timers := count(events, enumspb.EVENT_TYPE_TIMER_STARTED)
