@@ -102,9 +102,10 @@ type CreateMeetingInput struct {
 
 // CreateMeeting creates the session's meeting. An attempt after a failed one, or one
 // whose input says so, first looks for a meeting that an earlier try may have
-// created, so that a booking never gets two meetings. The platform's host start link is a credential that expires: it
-// is dropped here, before the result reaches the history, the session log or any
-// message, and replaced by the provider's launch link (empty without Launch).
+// created, so that a booking never gets two meetings. The platform's host start link
+// is a credential that expires: it is dropped here, before the result reaches the
+// history, the session log or any message, and replaced by the provider's launch link
+// (empty without Launch).
 func (a *Activities) CreateMeeting(
 	ctx context.Context,
 	in CreateMeetingInput,

@@ -3,10 +3,8 @@ package workflows_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
@@ -44,10 +42,8 @@ func TestMeetingTryHandsOverToTheRetriedActivity(t *testing.T) {
 // in a way worth retrying and is sent by its activity, once; the SMS, refused for
 // good on its quick try, is not tried again, and staff hear of it.
 func TestBusyVendorOnTheQuickTryGetsTheActivity(t *testing.T) {
-	env := bareEnv()
-	env.OnActivity(acts.CreateMeeting, mock.Anything, mock.Anything).Return(meeting, nil)
-	emails := 0
-	env.OnActivity(acts.SendInviteEmail, mock.Anything, mock.Anything).Return(
+	emails, texts := 0, 0
+	env, notices := invitesEnv(
 		func(context.Context, activities.Invite) error {
 			emails++
 			if emails == 1 {
@@ -55,25 +51,12 @@ func TestBusyVendorOnTheQuickTryGetsTheActivity(t *testing.T) {
 					activities.ErrTypeDeliveryBusy)
 			}
 			return nil
-		})
-	texts := 0
-	env.OnActivity(acts.SendInviteSMS, mock.Anything, mock.Anything).Return(
+		},
 		func(context.Context, activities.Invite) error {
 			texts++
 			return temporal.NewNonRetryableApplicationError("sms: code 21614",
 				activities.ErrTypeDeliveryRejected, nil)
 		})
-	var notices []string
-	env.OnActivity(acts.NotifyStaff, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, n activities.Notice) error {
-			notices = append(notices, n.Event)
-			return nil
-		})
-	env.OnActivity(acts.RecordSession, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.TriggerFollowUp, mock.Anything, mock.Anything).Return(nil)
-	mockVisit(env, &calls{at: map[string][]time.Time{}, args: map[string][]any{}})
-	playVisit(env, normalVisit())
 	env.ExecuteWorkflow(workflows.SessionLifecycle, input())
 
 	s := result(t, env)
@@ -81,5 +64,5 @@ func TestBusyVendorOnTheQuickTryGetsTheActivity(t *testing.T) {
 	assert.Equal(t, workflows.DeliverySent, s.Deliveries.PatientEmail.Status)
 	assert.Equal(t, 1, texts, "a refusal is not tried again")
 	assert.Equal(t, workflows.DeliveryFailed, s.Deliveries.PatientSMS.Status)
-	assert.Contains(t, notices, "Telehealth patient SMS failed")
+	assert.Contains(t, *notices, "Telehealth patient SMS failed")
 }

@@ -312,23 +312,10 @@ func TestPlatformRejectionFailsVisibly(t *testing.T) {
 }
 
 func TestFailedSideEffectDoesNotStopTheSession(t *testing.T) {
-	env := bareEnv()
-	env.OnActivity(acts.CreateMeeting, mock.Anything, mock.Anything).Return(meeting, nil)
-	env.OnActivity(acts.SendInviteEmail, mock.Anything, mock.Anything).Return(
+	env, events := invitesEnv(
 		temporal.NewNonRetryableApplicationError("recipient rejected",
-			activities.ErrTypeDeliveryRejected, nil))
-	env.OnActivity(acts.SendInviteSMS, mock.Anything, mock.Anything).Return(nil)
-	var events []string
-	env.OnActivity(acts.NotifyStaff, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, n activities.Notice) error {
-			events = append(events, n.Event)
-			return nil
-		})
-	env.OnActivity(acts.RecordSession, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.TriggerFollowUp, mock.Anything, mock.Anything).Return(nil)
-	mockVisit(env, &calls{at: map[string][]time.Time{}, args: map[string][]any{}})
-	playVisit(env, normalVisit())
+			activities.ErrTypeDeliveryRejected, nil),
+		nil)
 
 	env.ExecuteWorkflow(workflows.SessionLifecycle, input())
 
@@ -341,7 +328,29 @@ func TestFailedSideEffectDoesNotStopTheSession(t *testing.T) {
 	assert.Equal(t, workflows.DeliverySent, final.Deliveries.Billing.Status)
 	assert.ElementsMatch(t, []string{"Telehealth session created",
 		"Telehealth patient email failed", "Telehealth patient in the waiting room"},
-		events, "staff hear of the failure")
+		*events, "staff hear of the failure")
+}
+
+// invitesEnv plays a normal visit with every activity succeeding but the patient's
+// invitations, which answer email and sms (an error, or a function of the Invite);
+// events collects the staff notices.
+func invitesEnv(email, sms any) (env *testsuite.TestWorkflowEnvironment, events *[]string) {
+	env = bareEnv()
+	events = new([]string)
+	env.OnActivity(acts.CreateMeeting, mock.Anything, mock.Anything).Return(meeting, nil)
+	env.OnActivity(acts.SendInviteEmail, mock.Anything, mock.Anything).Return(email)
+	env.OnActivity(acts.SendInviteSMS, mock.Anything, mock.Anything).Return(sms)
+	env.OnActivity(acts.NotifyStaff, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, n activities.Notice) error {
+			*events = append(*events, n.Event)
+			return nil
+		})
+	env.OnActivity(acts.RecordSession, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.TriggerBilling, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.TriggerFollowUp, mock.Anything, mock.Anything).Return(nil)
+	mockVisit(env, &calls{at: map[string][]time.Time{}, args: map[string][]any{}})
+	playVisit(env, normalVisit())
+	return env, events
 }
 
 func TestInvalidBookingFailsWithoutAMeeting(t *testing.T) {

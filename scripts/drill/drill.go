@@ -74,14 +74,15 @@ type calls struct {
 	mu       sync.Mutex
 	byStatus map[int]int
 	arrivals atomic.Int64
-	arrived  func(n int)
+	// arrived is set while the sandbox serves, so it is read and written atomically.
+	arrived atomic.Pointer[func(n int)]
 }
 
 func (c *calls) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		create := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/meetings")
-		if create && c.arrived != nil {
-			c.arrived(int(c.arrivals.Add(1)))
+		if f := c.arrived.Load(); create && f != nil {
+			(*f)(int(c.arrivals.Add(1)))
 		}
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
@@ -457,7 +458,7 @@ func (d *drill) create(ctx context.Context) ([]string, error) {
 	// The worker dies while the platform holds its answer to the first create, which
 	// succeeds after the client's timeout: the meeting exists, and the worker that
 	// takes the session over must find it rather than make another.
-	d.calls.arrived = func(n int) {
+	crashOnFirst := func(n int) {
 		if n == 1 {
 			crash.Do(func() {
 				wg.Go(func() {
@@ -467,6 +468,7 @@ func (d *drill) create(ctx context.Context) ([]string, error) {
 			})
 		}
 	}
+	d.calls.arrived.Store(&crashOnFirst)
 	d.step("creating %d sessions with %d clients", d.o.sessions, d.o.clients)
 	for range d.o.clients {
 		wg.Go(func() {
